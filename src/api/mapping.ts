@@ -1,0 +1,129 @@
+/**
+ * Protobuf messages ↔ domain data. Proto types stay in src/api; everything
+ * behind it works on the plain domain types.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type {
+  Address as AddressMsg,
+  LineItem as LineItemMsg,
+  Order as OrderMsg,
+} from "../../gen/oms/v1/order_pb.js";
+import {
+  AddressSchema,
+  AmountsSchema,
+  CancellationReason,
+  CancellationSchema,
+  FulfillmentSchema,
+  FulfillmentStatus,
+  LineItemSchema,
+  OrderSchema,
+  OrderStatus,
+  PaymentSchema,
+  PaymentStatus,
+  ShipmentSchema,
+  ShipmentStatus,
+} from "../../gen/oms/v1/order_pb.js";
+import type { SubmitOrderRequest } from "../../gen/oms/v1/order_service_pb.js";
+import type * as domain from "../domain/order.js";
+
+export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
+  return {
+    orderId: req.orderId,
+    customerId: req.customerId,
+    currencyCode: req.currencyCode,
+    items: req.items.map(lineItemFromProto),
+    // Validation guarantees the address is present.
+    shippingAddress: addressFromProto(req.shippingAddress as AddressMsg),
+  };
+}
+
+function lineItemFromProto(item: LineItemMsg): domain.LineItem {
+  // Validation bounds unit_price_minor to 10^9, so the conversion is exact.
+  return { sku: item.sku, quantity: item.quantity, unitPriceMinor: Number(item.unitPriceMinor) };
+}
+
+function addressFromProto(a: AddressMsg): domain.Address {
+  return {
+    name: a.name,
+    line1: a.line1,
+    line2: a.line2,
+    city: a.city,
+    region: a.region,
+    postalCode: a.postalCode,
+    countryCode: a.countryCode,
+  };
+}
+
+export function orderToProto(order: domain.Order): OrderMsg {
+  return create(OrderSchema, {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    status: OrderStatus[order.status],
+    currencyCode: order.currencyCode,
+    items: order.items.map(lineItemToProto),
+    shippingAddress: create(AddressSchema, order.shippingAddress),
+    unavailableItems: order.unavailableItems.map(lineItemToProto),
+    fulfillments: order.fulfillments.map((f) =>
+      create(FulfillmentSchema, {
+        fulfillmentId: f.fulfillmentId,
+        warehouseId: f.warehouseId,
+        status: FulfillmentStatus[f.status],
+        items: f.items.map(lineItemToProto),
+        amounts: amountsToProto(f.amounts),
+        payment: create(PaymentSchema, {
+          status: PaymentStatus[f.payment.status],
+          authorizationId: f.payment.authorizationId,
+          authorizedMinor: BigInt(f.payment.authorizedMinor),
+          capturedMinor: BigInt(f.payment.capturedMinor),
+          refundedMinor: BigInt(f.payment.refundedMinor),
+          declineReason: f.payment.declineReason,
+        }),
+        shipment: create(ShipmentSchema, {
+          shipmentId: f.shipment.shipmentId,
+          status: ShipmentStatus[f.shipment.status],
+          courierReference: f.shipment.courierReference,
+          dispatchTime: timestamp(f.shipment.dispatchTime),
+          deliveryTime: timestamp(f.shipment.deliveryTime),
+        }),
+        statusReason: f.statusReason,
+      }),
+    ),
+    amounts: amountsToProto(order.amounts),
+    cancellation:
+      order.cancellation === null
+        ? undefined
+        : create(CancellationSchema, {
+            reason: CancellationReason[order.cancellation.reason],
+            description: order.cancellation.description,
+            requestedBy: order.cancellation.requestedBy,
+            requestTime: timestamp(order.cancellation.requestTime),
+          }),
+    statusReason: order.statusReason,
+    version: BigInt(order.version),
+    createTime: timestamp(order.createTime),
+    updateTime: timestamp(order.updateTime),
+  });
+}
+
+function lineItemToProto(item: domain.LineItem): LineItemMsg {
+  return create(LineItemSchema, {
+    sku: item.sku,
+    quantity: item.quantity,
+    unitPriceMinor: BigInt(item.unitPriceMinor),
+  });
+}
+
+function amountsToProto(a: domain.Amounts) {
+  return create(AmountsSchema, {
+    subtotalMinor: BigInt(a.subtotalMinor),
+    taxMinor: BigInt(a.taxMinor),
+    shippingMinor: BigInt(a.shippingMinor),
+    totalMinor: BigInt(a.totalMinor),
+  });
+}
+
+/** Empty string (not yet happened) → unset. */
+function timestamp(iso: string): Timestamp | undefined {
+  return iso === "" ? undefined : timestampFromDate(new Date(iso));
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+/**
+ * The one command line: `oms dev | api | worker`.
+ *   dev     everything in one process tree: embedded Temporal dev server
+ *           (unless TEMPORAL_ADDRESS is set), worker and API
+ *   api     the stateless API server only
+ *   worker  the workflow and activity worker only
+ */
+import { Runtime } from "@temporalio/worker";
+import type { Logger } from "pino";
+import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { startDevServer } from "../temporal/dev-server.js";
+import { startApi, startWorker } from "./components.js";
+import { createLogger } from "./logger.js";
+import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
+
+type Stop = () => Promise<void>;
+
+const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
+  async dev(config, logger) {
+    const stops: Stop[] = [];
+    let address = config.temporal.address;
+    let uiUrl: string | undefined;
+    if (address === undefined) {
+      const { devServer } = config.temporal;
+      const server = await startDevServer({
+        cliPath: devServer.cliPath,
+        port: devServer.port,
+        uiPort: devServer.uiPort,
+        dbFile: devServer.dbFile,
+        namespaces: [config.temporal.namespace],
+        logger,
+      });
+      stops.push(server.stop);
+      address = server.address;
+      uiUrl = server.uiUrl;
+    }
+    const worker = await startWorker(config, address, logger);
+    stops.unshift(worker.stop);
+    const api = await startApi(config, address, logger);
+    stops.unshift(api.stop);
+    printBanner(config, api.server.port, address, uiUrl);
+    return stops;
+  },
+  async api(config, logger) {
+    const api = await startApi(config, requireAddress(config), logger);
+    logger.info({ url: api.server.url }, "API server listening");
+    return [api.stop];
+  },
+  async worker(config, logger) {
+    const worker = await startWorker(config, requireAddress(config), logger);
+    logger.info({ taskQueue: config.temporal.taskQueue }, "worker polling");
+    return [worker.stop];
+  },
+};
+
+function requireAddress(config: Config): string {
+  if (config.temporal.address === undefined) {
+    throw new ConfigError([
+      "TEMPORAL_ADDRESS must be set for this command (only `oms dev` embeds a server)",
+    ]);
+  }
+  return config.temporal.address;
+}
+
+function printBanner(
+  config: Config,
+  apiPort: number,
+  temporalAddress: string,
+  uiUrl: string | undefined,
+): void {
+  const api = `localhost:${apiPort}`;
+  const lines = [
+    "",
+    "oms is ready",
+    `  API (gRPC, gRPC-Web, Connect)  ${api}`,
+    `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
+    `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
+    "",
+    "Try:",
+    `  npx buf curl --http2-prior-knowledge --protocol grpc --schema proto \\`,
+    `    -d '{"order_id":"demo-1","customer_id":"c-1","currency_code":"USD","items":[{"sku":"SKU-1","quantity":2,"unit_price_minor":"1250"}],"shipping_address":{"name":"Ada","line1":"1 Main St","city":"Springfield","country_code":"US"}}' \\`,
+    `    http://${api}/oms.v1.OrderService/SubmitOrder`,
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2] ?? "";
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`usage: oms <${Object.keys(COMMANDS).join("|")}>\n`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+  // The Temporal core runtime logs through pino too; installed before any connection exists.
+  Runtime.install({ logger: createTemporalRuntimeLogger(logger) });
+
+  let stops: Stop[] = [];
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err }, "error during shutdown");
+      }
+    }
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  try {
+    stops = await command(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, `oms ${name} failed to start`);
+    for (const stop of stops) await stop().catch(() => {});
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,50 @@
+/**
+ * Typed outcomes the API maps to gRPC status codes (see src/api/errors.ts and
+ * docs/errors.md). Each carries a stable UPPER_SNAKE reason and metadata that
+ * callers may read from google.rpc.ErrorInfo.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly reason: string;
+  readonly metadata: Record<string, string>;
+
+  constructor(message: string, metadata: Record<string, string> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.metadata = metadata;
+  }
+}
+
+export class OrderNotFoundError extends DomainError {
+  readonly reason = "ORDER_NOT_FOUND";
+  constructor(orderId: string) {
+    super(`order "${orderId}" does not exist`, { order_id: orderId });
+  }
+}
+
+/** The order id is taken by an order with different content. */
+export class OrderConflictError extends DomainError {
+  readonly reason = "ORDER_ID_CONFLICT";
+  constructor(orderId: string) {
+    super(
+      `order "${orderId}" already exists with different content; submit it again unchanged, or use a new order_id`,
+      { order_id: orderId },
+    );
+  }
+}
+
+/** The order is in a status where the request cannot apply. */
+export class OrderStateError extends DomainError {
+  readonly reason: string;
+  constructor(reason: string, message: string, metadata: Record<string, string>) {
+    super(message, metadata);
+    this.reason = reason;
+  }
+}
+
+/** A dependency (Temporal, the store) cannot be reached; the caller may retry. */
+export class DependencyUnavailableError extends DomainError {
+  readonly reason = "DEPENDENCY_UNAVAILABLE";
+  constructor(dependency: string, options?: ErrorOptions) {
+    super(`${dependency} is unavailable; retry later`, { dependency }, options);
+  }
+}
