@@ -9,7 +9,7 @@ import {
 export function orderRequest(
   overrides: Partial<MessageInitShape<typeof SubmitOrderRequestSchema>> = {},
 ): SubmitOrderRequest {
-  return create(SubmitOrderRequestSchema, {
+  const defaults: MessageInitShape<typeof SubmitOrderRequestSchema> = {
     orderId: `order-${randomUUID()}`,
     customerId: "customer-1",
     currencyCode: "USD",
@@ -24,6 +24,8 @@ export function orderRequest(
       postalCode: "N1 9GU",
       countryCode: "GB",
     },
-    ...overrides,
-  });
+  };
+  return create(SubmitOrderRequestSchema, { ...defaults, ...overrides } as MessageInitShape<
+    typeof SubmitOrderRequestSchema
+  >);
 }
