@@ -7,8 +7,15 @@ import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, type Worker } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { createActivities } from "../activities/index.js";
+import { startDependencyMonitor } from "../api/dependency-monitor.js";
 import { createErrorInterceptor } from "../api/error-interceptor.js";
-import { createRoutes } from "../api/routes.js";
+import {
+  createHealthStatus,
+  type HealthStatus,
+  OVERALL_SERVICE,
+  ServingStatus,
+} from "../api/health/health-status.js";
+import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
 import { createValidationInterceptor } from "../api/validation.js";
 import type { Config } from "../config/config.js";
@@ -20,6 +27,7 @@ import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
 export interface RunningApi {
   server: ApiServer;
+  health: HealthStatus;
   stop(): Promise<void>;
 }
 
@@ -38,10 +46,42 @@ export async function startApi(
     pricing: DEFAULT_PRICING,
     fulfillmentDelayMs: config.workflow.fulfillmentDelayMs,
   });
+  // Health: NOT_SERVING until the first probe shows every dependency reachable.
+  const draining = new AbortController();
+  const health = createHealthStatus({
+    initial: Object.fromEntries(
+      [OVERALL_SERVICE, ...BUSINESS_SERVICES.map((s) => s.typeName)].map((name) => [
+        name,
+        ServingStatus.NOT_SERVING,
+      ]),
+    ),
+  });
+  const monitor = startDependencyMonitor({
+    checks: [
+      {
+        name: "temporal",
+        probe: (signal) =>
+          connection.withAbortSignal(signal, () => connection.workflowService.getSystemInfo({})),
+      },
+    ],
+    intervalMs: config.api.healthProbeIntervalMs,
+    timeoutMs: Math.min(2_000, config.api.healthProbeIntervalMs),
+    onChange(healthy) {
+      const status = healthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+      health.set(OVERALL_SERVICE, status);
+      for (const service of BUSINESS_SERVICES) health.set(service.typeName, status);
+    },
+    logger,
+  });
+  await monitor.ready;
   const server = await startApiServer({
     host: config.api.host,
     port: config.api.port,
-    routes: createRoutes({ commands }),
+    routes: createRoutes({
+      commands,
+      health: config.api.health ? { status: health, signal: draining.signal } : undefined,
+      reflection: config.api.reflection,
+    }),
     // Errors outermost, so that validation failures get their ErrorInfo too.
     interceptors: [createErrorInterceptor(logger), createValidationInterceptor()],
     maxMessageBytes: config.api.maxMessageBytes,
@@ -50,7 +90,12 @@ export async function startApi(
   });
   return {
     server,
+    health,
     async stop() {
+      // Tell load balancers first, end health watches, then drain calls.
+      health.shutdown();
+      draining.abort();
+      monitor.stop();
       await server.close(config.api.shutdownGraceMs);
       await connection.close();
     },

@@ -15,6 +15,12 @@ export interface Config {
     maxTimeoutMs: number;
     /** How long a shutdown waits for in-flight calls before cutting them. */
     shutdownGraceMs: number;
+    /** Serve grpc.reflection.v1 and v1alpha (grpcurl, buf curl without protos). */
+    reflection: boolean;
+    /** Serve grpc.health.v1.Health. */
+    health: boolean;
+    /** How often dependencies (Temporal, the store) are probed for health. */
+    healthProbeIntervalMs: number;
   };
   temporal: {
     /** Unset: `oms dev` starts an embedded dev server. */
@@ -78,6 +84,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       ),
       maxTimeoutMs: read.int("OMS_API_MAX_TIMEOUT_MS", 60_000, 100, 3_600_000),
       shutdownGraceMs: read.int("OMS_API_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+      reflection: read.bool("OMS_API_REFLECTION", true),
+      health: read.bool("OMS_API_HEALTH", true),
+      healthProbeIntervalMs: read.int("OMS_API_HEALTH_PROBE_INTERVAL_MS", 5_000, 100, 600_000),
     },
     temporal: {
       address: read.optional("TEMPORAL_ADDRESS"),
