@@ -1,0 +1,144 @@
+/**
+ * `npm start` as a user runs it: the `oms dev` process with its embedded
+ * Temporal dev server, called with grpcurl, stopped with SIGTERM, started
+ * again on the same data folder.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/free-port.js";
+import { grpcurl } from "../support/grpcurl.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+interface DevProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startOmsDev(env: Record<string, string>): Promise<DevProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cmd/oms.ts", "dev"], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("oms is ready")) resolve({ child, output: () => output, exited });
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    void exited.then((code) =>
+      reject(new Error(`oms dev exited with ${code} before it was ready:\n${output}`)),
+    );
+  });
+}
+
+function portIsClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}
+
+describe("oms dev", () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "oms-dev-"));
+  let env: Record<string, string>;
+  let api: string;
+  const orderId = `e2e-${Date.now()}`;
+
+  beforeAll(async () => {
+    const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+    api = `localhost:${apiPort}`;
+    env = {
+      OMS_API_PORT: String(apiPort),
+      OMS_TEMPORAL_PORT: String(temporalPort),
+      OMS_TEMPORAL_UI_PORT: String(uiPort),
+      OMS_DATA_DIR: dataDir,
+      OMS_FULFILLMENT_DELAY_MS: "0",
+      OMS_LOG_LEVEL: "warn",
+    };
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("starts everything, serves grpcurl with reflection, and stops cleanly on SIGTERM", async () => {
+    const dev = await startOmsDev(env);
+    try {
+      expect(dev.output()).toContain(`API (gRPC, gRPC-Web, Connect)  ${api}`);
+      expect(dev.output()).toContain(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}`);
+
+      const list = await grpcurl(["-plaintext", api, "list"]);
+      expect(list.stdout.split("\n")).toEqual(
+        expect.arrayContaining([
+          "oms.v1.OrderService",
+          "grpc.health.v1.Health",
+          "grpc.reflection.v1.ServerReflection",
+        ]),
+      );
+      const health = await grpcurl(["-plaintext", api, "grpc.health.v1.Health/Check"]);
+      expect(JSON.parse(health.stdout)).toEqual({ status: "SERVING" });
+
+      const submit = await grpcurl([
+        "-plaintext",
+        "-d",
+        JSON.stringify({
+          order_id: orderId,
+          customer_id: "c-1",
+          currency_code: "USD",
+          items: [{ sku: "SKU-1", quantity: 2, unit_price_minor: "1250" }],
+          shipping_address: {
+            name: "Ada",
+            line1: "1 Main St",
+            city: "Springfield",
+            country_code: "US",
+          },
+        }),
+        api,
+        "oms.v1.OrderService/SubmitOrder",
+      ]);
+      expect(submit.stderr).toBe("");
+      expect(JSON.parse(submit.stdout).order.status).toBe("ORDER_STATUS_PENDING");
+
+      // The Web UI is served on its port.
+      const ui = await fetch(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}/`);
+      expect(ui.status).toBe(200);
+    } finally {
+      dev.child.kill("SIGTERM");
+    }
+    expect(await dev.exited).toBe(0);
+    // Nothing left running: neither the API nor the embedded Temporal server.
+    expect(await portIsClosed(Number(env.OMS_API_PORT))).toBe(true);
+    expect(await portIsClosed(Number(env.OMS_TEMPORAL_PORT))).toBe(true);
+  });
+
+  it("keeps orders across a restart (SQLite file under the data folder)", async () => {
+    const dev = await startOmsDev(env);
+    try {
+      const get = await grpcurl([
+        "-plaintext",
+        "-d",
+        JSON.stringify({ order_id: orderId }),
+        api,
+        "oms.v1.OrderService/GetOrder",
+      ]);
+      expect(get.stderr).toBe("");
+      expect(JSON.parse(get.stdout).order.orderId).toBe(orderId);
+    } finally {
+      dev.child.kill("SIGTERM");
+    }
+    expect(await dev.exited).toBe(0);
+  });
+});
