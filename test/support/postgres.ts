@@ -13,11 +13,11 @@
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "./free-port.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -164,7 +164,7 @@ async function startThrowawayServer(): Promise<ThrowawayServer> {
     );
     // A free port can be taken between probing and binding; retry a few times.
     for (let attempt = 1; ; attempt++) {
-      const port = await findFreePort();
+      const port = await freePort();
       const serverOptions = [
         `-p ${port}`,
         `-k ${dir}`,
@@ -242,17 +242,4 @@ function lookupUser(name: string): { name: string; uid: number; gid: number } {
     );
   }
   return { name, uid: Number(uid), gid: Number(gid) };
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

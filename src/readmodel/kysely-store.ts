@@ -1,0 +1,272 @@
+/**
+ * The {@link OrderStore} implementation shared by both back-ends. Everything
+ * here is plain Kysely that compiles to valid SQL on SQLite and PostgreSQL;
+ * the back-end modules build the Kysely instance and, for SQLite, say how a
+ * write transaction runs.
+ */
+
+import { type CompiledQuery, type Kysely, type QueryResult, sql } from "kysely";
+import type { Order, TimelineEntry } from "../domain/order.js";
+import { createPageTokenCodec, type PageFilter } from "./page-token.js";
+import {
+  effectivePageSize,
+  type ListOrdersPage,
+  type ListOrdersQuery,
+  type OrderStore,
+  type SaveOrderResult,
+} from "./store.js";
+import type { ReadModelDatabase, ReadModelDialect } from "./tables.js";
+
+/**
+ * Runs compiled statements, in order, in one transaction, and returns their
+ * results; rolls back and rejects if any fails.
+ */
+export type WriteTransactionRunner = (
+  queries: readonly CompiledQuery[],
+) => Promise<QueryResult<unknown>[]>;
+
+/** Options of {@link createKyselyOrderStore}. */
+export interface KyselyOrderStoreOptions {
+  dialect: ReadModelDialect;
+  /** HMAC key of page tokens; every API replica must use the same one. */
+  pageTokenSecret: string | Uint8Array;
+  /**
+   * How saveOrder's statements are run. Default: a Kysely transaction. SQLite
+   * replaces it with a synchronous one (see sqlite.ts).
+   */
+  runWriteTransaction?: WriteTransactionRunner;
+}
+
+// Keeps one INSERT below SQLite's bound-variable limit (32766; 8 per row) with
+// a wide margin; a single transition writes one or two entries anyway.
+const TIMELINE_INSERT_BATCH = 500;
+
+/** Wraps a migrated database in the {@link OrderStore} interface; `close` destroys `db`. */
+export function createKyselyOrderStore(
+  db: Kysely<ReadModelDatabase>,
+  options: KyselyOrderStoreOptions,
+): OrderStore {
+  const tokens = createPageTokenCodec(options.pageTokenSecret);
+  const runWriteTransaction =
+    options.runWriteTransaction ??
+    ((queries) =>
+      db.transaction().execute(async (trx) => {
+        const results: QueryResult<unknown>[] = [];
+        for (const query of queries) results.push(await trx.executeQuery(query));
+        return results;
+      }));
+  let closing: Promise<void> | undefined;
+
+  return {
+    kind: options.dialect,
+
+    async saveOrder(order: Order, entries: readonly TimelineEntry[]): Promise<SaveOrderResult> {
+      checkOrder(order);
+      for (const entry of entries) checkEntry(order, entry);
+      const row = {
+        order_id: order.orderId,
+        customer_id: order.customerId,
+        status: order.status,
+        create_time: sortableTime(order.createTime, "createTime", order.orderId),
+        update_time: sortableTime(order.updateTime, "updateTime", order.orderId),
+        version: order.version,
+        snapshot: JSON.stringify(order),
+      };
+      // Ascending sequence order makes concurrent writers of one order take
+      // the same row locks in the same order on PostgreSQL (no deadlocks).
+      const timeline = [...entries]
+        .sort((a, b) => a.sequence - b.sequence)
+        .map((entry) => ({
+          order_id: entry.orderId,
+          sequence: entry.sequence,
+          time: entry.time,
+          actor: entry.actor,
+          from_status: entry.fromStatus,
+          to_status: entry.toStatus,
+          reason: entry.reason,
+          version: entry.version,
+        }));
+
+      // One statement decides and writes atomically: on PostgreSQL the
+      // conflicting row is locked and the WHERE re-checked against its latest
+      // version, so concurrent writers from any number of processes converge
+      // on the highest version. RETURNING yields a row only when it wrote.
+      const upsert = db
+        .insertInto("orders")
+        .values(row)
+        .onConflict((oc) =>
+          oc
+            .column("order_id")
+            .doUpdateSet((eb) => ({
+              customer_id: eb.ref("excluded.customer_id"),
+              status: eb.ref("excluded.status"),
+              create_time: eb.ref("excluded.create_time"),
+              update_time: eb.ref("excluded.update_time"),
+              version: eb.ref("excluded.version"),
+              snapshot: eb.ref("excluded.snapshot"),
+            }))
+            .whereRef("orders.version", "<", "excluded.version"),
+        )
+        .returning("order_id")
+        .compile();
+
+      // Entries go in even when the snapshot was stale: a late write can
+      // still carry entries that nobody else delivered.
+      const inserts: CompiledQuery[] = [];
+      for (let i = 0; i < timeline.length; i += TIMELINE_INSERT_BATCH) {
+        inserts.push(
+          db
+            .insertInto("order_timeline")
+            .values(timeline.slice(i, i + TIMELINE_INSERT_BATCH))
+            .onConflict((oc) => oc.columns(["order_id", "sequence"]).doNothing())
+            .compile(),
+        );
+      }
+
+      const [upserted] = await runWriteTransaction([upsert, ...inserts]);
+      return { applied: (upserted?.rows.length ?? 0) > 0 };
+    },
+
+    async getOrder(orderId) {
+      const row = await db
+        .selectFrom("orders")
+        .select("snapshot")
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row === undefined ? null : parseSnapshot(row.snapshot);
+    },
+
+    async getOrderVersion(orderId) {
+      const row = await db
+        .selectFrom("orders")
+        .select("version")
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row === undefined ? null : Number(row.version);
+    },
+
+    async getOrderIfNewer(orderId, afterVersion) {
+      const row = await db
+        .selectFrom("orders")
+        .select("snapshot")
+        .where("order_id", "=", orderId)
+        .where("version", ">", afterVersion)
+        .executeTakeFirst();
+      return row === undefined ? null : parseSnapshot(row.snapshot);
+    },
+
+    async listOrders(query: ListOrdersQuery): Promise<ListOrdersPage> {
+      const pageSize = effectivePageSize(query.pageSize);
+      const filter: PageFilter = {
+        customerId: query.customerId ?? "",
+        statuses: query.statuses ?? [],
+      };
+      const after = query.pageToken ? tokens.decode(query.pageToken, filter) : undefined;
+
+      let select = db.selectFrom("orders").select(["snapshot", "create_time", "order_id"]);
+      if (query.customerId) select = select.where("customer_id", "=", query.customerId);
+      if (query.statuses !== undefined && query.statuses.length > 0) {
+        select = select.where("status", "in", [...query.statuses]);
+      }
+      if (after !== undefined) {
+        // Keyset: strictly after the previous page's last row in sort order.
+        // Orders created meanwhile sort before it and so never shift later
+        // pages, unlike an OFFSET.
+        select = select.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple("create_time", "order_id"), "<", tuple(after.createTime, after.orderId)),
+        );
+      }
+      // One extra row tells whether another page exists without a COUNT.
+      const rows = await select
+        .orderBy("create_time", "desc")
+        .orderBy("order_id", "desc")
+        .limit(pageSize + 1)
+        .execute();
+
+      const page = rows.slice(0, pageSize);
+      const last = page.at(-1);
+      const nextPageToken =
+        rows.length > pageSize && last !== undefined
+          ? tokens.encode({ createTime: last.create_time, orderId: last.order_id }, filter)
+          : "";
+      return { orders: page.map((row) => parseSnapshot(row.snapshot)), nextPageToken };
+    },
+
+    async getHistory(orderId) {
+      const rows = await db
+        .selectFrom("order_timeline")
+        .selectAll()
+        .where("order_id", "=", orderId)
+        .orderBy("sequence", "asc")
+        .execute();
+      return rows.map(
+        (row): TimelineEntry => ({
+          orderId: row.order_id,
+          sequence: Number(row.sequence),
+          time: row.time,
+          actor: row.actor,
+          fromStatus: row.from_status as TimelineEntry["fromStatus"],
+          toStatus: row.to_status as TimelineEntry["toStatus"],
+          reason: row.reason,
+          version: Number(row.version),
+        }),
+      );
+    },
+
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+
+    close() {
+      // pg's Pool.end throws when called twice; callers (shutdown hooks, tests)
+      // should not have to coordinate.
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The sortable form of an ISO-8601 time: UTC, millisecond precision, fixed
+ * width, so that text comparison in either database is time comparison. The
+ * snapshot keeps the caller's original string.
+ */
+function sortableTime(value: string, field: string, orderId: string): string {
+  const millis = Date.parse(value);
+  const normalized = Number.isNaN(millis) ? "" : new Date(millis).toISOString();
+  // Years outside 0000–9999 get a sign and six digits, which would break the
+  // fixed width that ordering relies on.
+  if (normalized.length !== 24) {
+    throw new Error(
+      `order ${orderId}: ${field} ${JSON.stringify(value)} is not a valid ISO-8601 time`,
+    );
+  }
+  return normalized;
+}
+
+function checkOrder(order: Order): void {
+  if (order.orderId === "") throw new Error("order.orderId must not be empty");
+  if (!Number.isSafeInteger(order.version) || order.version < 0) {
+    throw new Error(
+      `order ${order.orderId}: version must be a non-negative integer, got ${order.version}`,
+    );
+  }
+}
+
+function checkEntry(order: Order, entry: TimelineEntry): void {
+  if (entry.orderId !== order.orderId) {
+    throw new Error(
+      `timeline entry ${entry.sequence} belongs to order ${entry.orderId}, not ${order.orderId}`,
+    );
+  }
+  if (!Number.isSafeInteger(entry.sequence) || entry.sequence < 1) {
+    throw new Error(
+      `order ${order.orderId}: timeline sequence must be a positive integer, got ${entry.sequence}`,
+    );
+  }
+}
+
+/** SQLite returns the snapshot as JSON text; pg has already parsed jsonb. */
+function parseSnapshot(value: unknown): Order {
+  return (typeof value === "string" ? JSON.parse(value) : value) as Order;
+}

@@ -1,0 +1,148 @@
+/**
+ * The SQLite back-end of the read model: the embedded default for `oms dev`
+ * and single-machine deployments.
+ */
+
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { type CompiledQuery, Kysely, type QueryResult, SqliteDialect } from "kysely";
+import { createKyselyOrderStore, type WriteTransactionRunner } from "./kysely-store.js";
+import { migrateReadModel } from "./migrations/index.js";
+import { checkPageTokenSecret } from "./page-token.js";
+import type { OrderStore } from "./store.js";
+import type { ReadModelDatabase } from "./tables.js";
+
+/** Options of {@link createSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file; its folder is created if missing. `:memory:` works for throwaway stores. */
+  filename: string;
+  /** HMAC key of page tokens; every API replica must use the same one. */
+  pageTokenSecret: string | Uint8Array;
+  /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /**
+   * SQLite's `synchronous` pragma. FULL (the default) makes each commit durable
+   * across power loss; NORMAL is faster in WAL mode but can lose the latest
+   * transitions on an OS crash, and a lost terminal transition is never written again.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** Apply pending migrations before returning. Default true. */
+  migrate?: boolean;
+}
+
+/**
+ * Opens (creating if needed) a SQLite read model and applies its migrations.
+ * Several processes may open the same file: WAL lets readers run alongside
+ * the single writer, and busy_timeout makes writers queue instead of failing.
+ */
+export async function createSqliteStore(options: SqliteStoreOptions): Promise<OrderStore> {
+  checkPageTokenSecret(options.pageTokenSecret);
+  const { filename } = options;
+  if (filename !== ":memory:" && filename !== "") {
+    mkdirSync(dirname(filename), { recursive: true });
+  }
+  const sqlite = new Database(filename);
+  try {
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    sqlite.pragma(`synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
+    sqlite.pragma("foreign_keys = ON");
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+
+  const db = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    if (options.migrate ?? true) await migrateExclusively(db, sqlite, filename);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return createKyselyOrderStore(db, {
+    dialect: "sqlite",
+    pageTokenSecret: options.pageTokenSecret,
+    runWriteTransaction: createSynchronousTransactionRunner(sqlite),
+  });
+}
+
+/** Tails of the in-process migration queues, by database file. */
+const migrationQueues = new Map<string, Promise<void>>();
+
+/**
+ * Applies migrations while holding SQLite's write lock, so that they are
+ * atomic (SQLite has transactional DDL, though Kysely does not use it there)
+ * and so that processes starting together migrate one after the other instead
+ * of racing to create the same tables (Kysely's migration lock is a no-op on
+ * SQLite). Stores opened together in one process queue here first: the write
+ * lock is held across awaits, and a second connection of this thread waiting
+ * for it would block the thread that has to release it.
+ */
+async function migrateExclusively(
+  db: Kysely<ReadModelDatabase>,
+  sqlite: Database.Database,
+  filename: string,
+): Promise<void> {
+  const migrate = async (): Promise<void> => {
+    sqlite.exec("BEGIN IMMEDIATE");
+    try {
+      await migrateReadModel(db, "sqlite");
+      sqlite.exec("COMMIT");
+    } catch (error) {
+      if (sqlite.inTransaction) sqlite.exec("ROLLBACK");
+      throw error;
+    }
+  };
+  if (filename === ":memory:" || filename === "") return migrate();
+
+  const key = resolve(filename);
+  const run = (migrationQueues.get(key) ?? Promise.resolve()).then(migrate);
+  const tail = run.catch(() => {});
+  migrationQueues.set(key, tail);
+  try {
+    await run;
+  } finally {
+    if (migrationQueues.get(key) === tail) migrationQueues.delete(key);
+  }
+}
+
+// Distinct statement texts are few (one upsert, timeline inserts by batch
+// size); the cap only guards against unbounded growth.
+const STATEMENT_CACHE_LIMIT = 64;
+
+/**
+ * Runs a write transaction from BEGIN to COMMIT in one synchronous call.
+ *
+ * better-sqlite3 is synchronous, and its busy handler sleeps on the calling
+ * thread. With an async Kysely transaction, a second connection to the same
+ * file in the same process (say an API and a worker store in `oms dev`) can
+ * start writing while the first awaits between its statements: the second then
+ * sleeps the whole thread for busy_timeout waiting for a lock the first can
+ * never release, and fails with SQLITE_BUSY. Holding the write lock only
+ * within one synchronous call rules that out. BEGIN IMMEDIATE takes the write
+ * lock up front, so writers from other processes queue on busy_timeout
+ * instead of failing on a read-to-write upgrade.
+ */
+function createSynchronousTransactionRunner(sqlite: Database.Database): WriteTransactionRunner {
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (text: string): Database.Statement => {
+    let statement = statements.get(text);
+    if (statement === undefined) {
+      if (statements.size >= STATEMENT_CACHE_LIMIT) statements.clear();
+      statement = sqlite.prepare(text);
+      statements.set(text, statement);
+    }
+    return statement;
+  };
+  const transaction = sqlite.transaction((queries: readonly CompiledQuery[]) =>
+    queries.map((query): QueryResult<unknown> => {
+      const statement = prepare(query.sql);
+      const parameters = query.parameters as unknown[];
+      if (statement.reader) return { rows: statement.all(parameters) };
+      const { changes } = statement.run(parameters);
+      return { rows: [], numAffectedRows: BigInt(changes) };
+    }),
+  );
+  return async (queries) => transaction.immediate(queries);
+}

@@ -1,0 +1,128 @@
+/**
+ * The read model: the queryable copy of every order that the workflows write
+ * (section 6 of the spec) and the API reads. Two back-ends implement
+ * {@link OrderStore}: SQLite for the embedded default and PostgreSQL for
+ * scaled-out deployments; both pass the same contract test suite.
+ */
+
+import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
+
+/** AIP-158: the page size used when the caller asks for 0 (unspecified). */
+export const DEFAULT_PAGE_SIZE = 50;
+/** AIP-158: larger page sizes are clamped to this, not rejected. */
+export const MAX_PAGE_SIZE = 500;
+
+/** The outcome of {@link OrderStore.saveOrder}. */
+export interface SaveOrderResult {
+  /**
+   * True when this call wrote the snapshot; false when the store already held
+   * the same or a newer version (a retry, a replay or a late write).
+   */
+  applied: boolean;
+}
+
+/** The query of {@link OrderStore.listOrders}. */
+export interface ListOrdersQuery {
+  /** Only this customer's orders; empty or absent means every customer. */
+  customerId?: string;
+  /** Only orders in one of these statuses; empty or absent means any status. */
+  statuses?: readonly OrderStatus[];
+  /** 0 means {@link DEFAULT_PAGE_SIZE}; above {@link MAX_PAGE_SIZE} is clamped; negative throws. */
+  pageSize: number;
+  /** `nextPageToken` of the previous page, issued for the same filters; empty for the first page. */
+  pageToken?: string;
+}
+
+/** One page of {@link OrderStore.listOrders}. */
+export interface ListOrdersPage {
+  /** Newest first: by create time descending, then order id descending. */
+  orders: Order[];
+  /** Opaque token for the next page; empty when this is the last page. */
+  nextPageToken: string;
+}
+
+/** The read-model store. Every method is safe to call concurrently. */
+export interface OrderStore {
+  /** Which back-end this is, for logs and health output. */
+  readonly kind: "sqlite" | "postgres";
+
+  /**
+   * Writes an order snapshot and its timeline entries in one transaction.
+   *
+   * The snapshot replaces the stored one only when `order.version` is greater
+   * than the stored version, so a retried, replayed or out-of-order write never
+   * moves an order backwards. Timeline entries are keyed by (order id,
+   * sequence): an entry that is already stored is left alone, never duplicated,
+   * even when the snapshot itself was not applied (a late write may still carry
+   * entries that are missing).
+   */
+  saveOrder(order: Order, entries: readonly TimelineEntry[]): Promise<SaveOrderResult>;
+
+  /** The latest stored snapshot, or null for an unknown order. */
+  getOrder(orderId: string): Promise<Order | null>;
+
+  /** The stored version alone (no snapshot decoding), or null for an unknown order. */
+  getOrderVersion(orderId: string): Promise<number | null>;
+
+  /**
+   * The stored snapshot only if its version is greater than `afterVersion`,
+   * else null (also null for an unknown order). This is what WatchOrder polls.
+   */
+  getOrderIfNewer(orderId: string, afterVersion: number): Promise<Order | null>;
+
+  /**
+   * A page of orders, newest first, with keyset pagination so that orders
+   * created between two pages cause neither duplicates nor gaps.
+   *
+   * @throws {InvalidPageSizeError} for a negative or non-integer page size.
+   * @throws {InvalidPageTokenError} for a malformed or forged token, or one issued for other filters.
+   */
+  listOrders(query: ListOrdersQuery): Promise<ListOrdersPage>;
+
+  /** The order's timeline ordered by sequence; empty for an unknown order. */
+  getHistory(orderId: string): Promise<TimelineEntry[]>;
+
+  /** Resolves when the database answers a trivial query; rejects otherwise. For health checks. */
+  ping(): Promise<void>;
+
+  /** Releases connections. The store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Base class of the read model's caller errors, which the API maps to INVALID_ARGUMENT. */
+export class ReadModelArgumentError extends Error {
+  /** The request field at fault, as the API names it. */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+/** A page token that is malformed, forged, or was issued for other filters. */
+export class InvalidPageTokenError extends ReadModelArgumentError {
+  constructor(message = "page_token is invalid or was issued for a different query") {
+    super("page_token", message);
+  }
+}
+
+/** A page size that is negative or not an integer. */
+export class InvalidPageSizeError extends ReadModelArgumentError {
+  constructor(pageSize: number) {
+    super("page_size", `page_size must be a non-negative integer, got ${pageSize}`);
+  }
+}
+
+/**
+ * Applies AIP-158 to a requested page size: 0 means the default, larger than
+ * the maximum is clamped, negative (or not an integer) is an error.
+ */
+export function effectivePageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) {
+    throw new InvalidPageSizeError(requested);
+  }
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}

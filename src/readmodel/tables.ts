@@ -1,0 +1,47 @@
+/**
+ * Kysely table types of the read model, as the migrations create them.
+ */
+
+import type { ColumnType } from "kysely";
+
+/** The SQL dialects the read model runs on; migrations differ only in column types. */
+export type ReadModelDialect = "sqlite" | "postgres";
+
+/**
+ * Integers that PostgreSQL's `bigint` hands back as strings (pg does not
+ * convert int8 to avoid precision loss); SQLite hands back numbers.
+ */
+type BigintColumn = ColumnType<number | string, number, number>;
+
+/** One row per order: the latest snapshot plus the columns that queries filter and sort on. */
+export interface OrdersTable {
+  order_id: string;
+  customer_id: string;
+  status: string;
+  /** Fixed-width UTC ISO-8601 (`YYYY-MM-DDTHH:mm:ss.sssZ`), so text order is time order. */
+  create_time: string;
+  /** Same format as create_time. */
+  update_time: string;
+  version: BigintColumn;
+  /** The whole `Order` as JSON: text on SQLite (a string when read), jsonb on PostgreSQL (parsed when read). */
+  snapshot: ColumnType<unknown, string, string>;
+}
+
+/** One row per timeline entry; (order_id, sequence) is the primary key. */
+export interface OrderTimelineTable {
+  order_id: string;
+  sequence: ColumnType<number, number, never>;
+  /** The entry's time exactly as the workflow wrote it. */
+  time: string;
+  actor: string;
+  from_status: string | null;
+  to_status: string;
+  reason: string;
+  version: BigintColumn;
+}
+
+/** The read model's database as Kysely sees it. */
+export interface ReadModelDatabase {
+  orders: OrdersTable;
+  order_timeline: OrderTimelineTable;
+}

@@ -1,0 +1,604 @@
+/**
+ * The read-model contract: one suite, run against every back-end. A behaviour
+ * that only one back-end has is a bug in the other.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Order, OrderStatus, TimelineEntry } from "../../src/domain/order.js";
+import { createStore } from "../../src/readmodel/create-store.js";
+import {
+  DEFAULT_PAGE_SIZE,
+  InvalidPageSizeError,
+  InvalidPageTokenError,
+  MAX_PAGE_SIZE,
+  type OrderStore,
+} from "../../src/readmodel/store.js";
+import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
+
+const SECRET = "test-page-token-secret";
+
+/** A back-end under test: a fresh database per test, opened by as many store instances as a test wants. */
+interface Backend {
+  name: string;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  /** A new empty database; `open` may be called several times for several instances on it. */
+  freshDatabase(): Promise<{ open(secret?: string): Promise<OrderStore> }>;
+}
+
+function sqliteBackend(): Backend {
+  let dir = "";
+  let counter = 0;
+  return {
+    name: "sqlite",
+    async setup() {
+      dir = mkdtempSync(join(tmpdir(), "oms-readmodel-"));
+    },
+    async teardown() {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+    async freshDatabase() {
+      counter += 1;
+      const url = `sqlite:${join(dir, `db-${counter}`, "readmodel.sqlite")}`;
+      return {
+        open: (secret = SECRET) =>
+          createStore({ databaseUrl: url, dataDir: dir, pageTokenSecret: secret }),
+      };
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  let server: TestPostgres | undefined;
+  return {
+    name: "postgres",
+    async setup() {
+      server = await startTestPostgres();
+      console.info(
+        `PostgreSQL for the read-model contract ready in ${Math.round(server.startupMs)} ms ` +
+          `(${server.owned ? "throwaway server" : "OMS_TEST_DATABASE_URL"})`,
+      );
+    },
+    async teardown() {
+      await server?.stop();
+    },
+    async freshDatabase() {
+      if (server === undefined)
+        throw new Error("PostgreSQL did not start (see the error of beforeAll)");
+      const url = await server.createDatabase();
+      return {
+        open: (secret = SECRET) =>
+          createStore({ databaseUrl: url, dataDir: "/nonexistent", pageTokenSecret: secret }),
+      };
+    },
+  };
+}
+
+const BASE_TIME = Date.UTC(2025, 0, 1);
+
+/** Fixed-width UTC time `seconds` after the base time. */
+function at(seconds: number): string {
+  return new Date(BASE_TIME + seconds * 1000).toISOString();
+}
+
+function makeOrder(overrides: Partial<Order> & Pick<Order, "orderId">): Order {
+  return {
+    customerId: "customer-1",
+    currencyCode: "EUR",
+    items: [{ sku: "SKU-1", quantity: 2, unitPriceMinor: 1250 }],
+    shippingAddress: {
+      name: "Ada Lovelace",
+      line1: "12 St James's Square",
+      line2: "",
+      city: "London",
+      region: "",
+      postalCode: "SW1Y 4JH",
+      countryCode: "GB",
+    },
+    status: "PENDING",
+    unavailableItems: [],
+    fulfillments: [],
+    amounts: { subtotalMinor: 2500, taxMinor: 500, shippingMinor: 0, totalMinor: 3000 },
+    cancellation: null,
+    statusReason: "",
+    version: 1,
+    createTime: at(0),
+    updateTime: at(0),
+    ...overrides,
+  };
+}
+
+function makeEntry(
+  orderId: string,
+  sequence: number,
+  overrides: Partial<TimelineEntry> = {},
+): TimelineEntry {
+  return {
+    orderId,
+    sequence,
+    time: at(sequence),
+    actor: sequence === 1 ? "checkout" : "system",
+    fromStatus: sequence === 1 ? null : "PENDING",
+    toStatus: sequence === 1 ? "PENDING" : "PROCESSING",
+    reason: `step ${sequence}`,
+    version: sequence,
+    ...overrides,
+  };
+}
+
+/** The contract's sort order: create time descending, then order id descending (code-unit order). */
+function newestFirst(a: Order, b: Order): number {
+  if (a.createTime !== b.createTime) return a.createTime < b.createTime ? 1 : -1;
+  return a.orderId < b.orderId ? 1 : a.orderId > b.orderId ? -1 : 0;
+}
+
+function shuffled<T>(values: readonly T[]): T[] {
+  const copy = [...values];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
+
+/** Saves orders a few at a time, which keeps seeding fast without exhausting pools. */
+async function saveAll(store: OrderStore, orders: readonly Order[]): Promise<void> {
+  for (let i = 0; i < orders.length; i += 25) {
+    await Promise.all(orders.slice(i, i + 25).map((order) => store.saveOrder(order, [])));
+  }
+}
+
+async function listAll(
+  store: OrderStore,
+  query: { customerId?: string; statuses?: OrderStatus[]; pageSize: number },
+): Promise<Order[]> {
+  const all: Order[] = [];
+  let pageToken = "";
+  do {
+    const page = await store.listOrders({ ...query, pageToken });
+    all.push(...page.orders);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return all;
+}
+
+const ids = (orders: readonly Order[]): string[] => orders.map((order) => order.orderId);
+
+describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $name", (backend) => {
+  const opened: OrderStore[] = [];
+
+  /** A store on a fresh database, closed after the test. */
+  async function freshStore(): Promise<OrderStore> {
+    const database = await backend.freshDatabase();
+    const store = await database.open();
+    opened.push(store);
+    return store;
+  }
+
+  beforeAll(() => backend.setup());
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+  });
+  afterAll(() => backend.teardown());
+
+  it("round-trips an order and its timeline exactly", async () => {
+    const store = await freshStore();
+    expect(store.kind).toBe(backend.name);
+    const order = makeOrder({
+      orderId: "order-round-trip",
+      status: "PROCESSING",
+      version: 3,
+      // Not UTC and more precision than a millisecond: the snapshot must keep the string as given.
+      createTime: "2025-03-04T05:06:07.891+02:00",
+      updateTime: "2025-03-04T05:16:07.891234Z",
+      cancellation: {
+        reason: "CUSTOMER",
+        description: "changed mind — ünïcödé ✓",
+        requestedBy: "support-tool",
+        requestTime: "2025-03-04T05:16:07.891Z",
+      },
+      fulfillments: [
+        {
+          fulfillmentId: "f-1",
+          warehouseId: "wh-berlin",
+          status: "BOOKED",
+          items: [{ sku: "SKU-1", quantity: 2, unitPriceMinor: 1250 }],
+          amounts: { subtotalMinor: 2500, taxMinor: 500, shippingMinor: 0, totalMinor: 3000 },
+          payment: {
+            status: "AUTHORIZED",
+            authorizationId: "auth-1",
+            authorizedMinor: 3000,
+            capturedMinor: 0,
+            refundedMinor: 0,
+            declineReason: "",
+          },
+          shipment: {
+            shipmentId: "s-1",
+            status: "BOOKED",
+            courierReference: "c-1",
+            dispatchTime: "",
+            deliveryTime: "",
+          },
+          statusReason: "",
+        },
+      ],
+    });
+    const entries = [1, 2, 3].map((n) => makeEntry(order.orderId, n));
+
+    await expect(store.saveOrder(order, entries)).resolves.toEqual({ applied: true });
+
+    expect(await store.getOrder(order.orderId)).toEqual(order);
+    expect(await store.getHistory(order.orderId)).toEqual(entries);
+    expect(await store.getOrderVersion(order.orderId)).toBe(3);
+    expect(await store.getOrderIfNewer(order.orderId, 2)).toEqual(order);
+    expect(await store.getOrderIfNewer(order.orderId, 3)).toBeNull();
+    expect(await store.getOrder("order-unknown")).toBeNull();
+    expect(await store.getOrderVersion("order-unknown")).toBeNull();
+    expect(await store.getOrderIfNewer("order-unknown", 0)).toBeNull();
+    expect(await store.getHistory("order-unknown")).toEqual([]);
+  });
+
+  it("never moves an order backwards: older and equal versions are ignored", async () => {
+    const store = await freshStore();
+    const v3 = makeOrder({ orderId: "order-versions", status: "PROCESSING", version: 3 });
+
+    expect(await store.saveOrder(v3, [])).toEqual({ applied: true });
+    // A late write of an older transition.
+    expect(await store.saveOrder({ ...v3, status: "PENDING", version: 2 }, [])).toEqual({
+      applied: false,
+    });
+    // A replay of the same version with different content must not win either.
+    expect(
+      await store.saveOrder({ ...v3, status: "CANCELLED", statusReason: "replayed" }, []),
+    ).toEqual({ applied: false });
+    expect(await store.getOrder(v3.orderId)).toEqual(v3);
+
+    const v4 = { ...v3, status: "COMPLETED" as const, version: 4, updateTime: at(40) };
+    expect(await store.saveOrder(v4, [])).toEqual({ applied: true });
+    expect(await store.getOrder(v3.orderId)).toEqual(v4);
+    expect(await store.getOrderVersion(v3.orderId)).toBe(4);
+  });
+
+  it("inserts timeline entries idempotently, in any arrival order", async () => {
+    const store = await freshStore();
+    const orderId = "order-timeline";
+    const order = (version: number) => makeOrder({ orderId, version });
+    const entry = (n: number) => makeEntry(orderId, n);
+
+    // Entry 3 arrives first, with the newest snapshot.
+    expect(await store.saveOrder(order(3), [entry(3)])).toEqual({ applied: true });
+    // Then the older transitions, late: snapshot ignored, entries still stored.
+    expect(await store.saveOrder(order(1), [entry(1)])).toEqual({ applied: false });
+    expect(await store.saveOrder(order(2), [entry(2), entry(1)])).toEqual({ applied: false });
+    // A retry carrying everything again, with a changed entry 1: duplicates are ignored, never overwritten.
+    expect(
+      await store.saveOrder(order(3), [entry(3), { ...entry(1), reason: "rewritten" }, entry(2)]),
+    ).toEqual({ applied: false });
+    // Duplicates inside one call.
+    expect(await store.saveOrder(order(4), [entry(4), entry(4)])).toEqual({ applied: true });
+
+    expect(await store.getHistory(orderId)).toEqual([entry(1), entry(2), entry(3), entry(4)]);
+  });
+
+  it("returns history ordered by sequence, not by insertion", async () => {
+    const store = await freshStore();
+    const orderId = "order-history";
+    // Enough entries that insertion order and sequence order differ visibly (and 10 < 9 as text).
+    const entries = shuffled(Array.from({ length: 12 }, (_, i) => makeEntry(orderId, i + 1)));
+    for (const [i, entry] of entries.entries()) {
+      await store.saveOrder(makeOrder({ orderId, version: i + 1 }), [entry]);
+    }
+    expect((await store.getHistory(orderId)).map((entry) => entry.sequence)).toEqual(
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
+  });
+
+  it("ends at the highest version when many versions are saved concurrently", async () => {
+    const store = await freshStore();
+    const orderId = "order-concurrent";
+    const versions = shuffled(Array.from({ length: 40 }, (_, i) => i + 1));
+    // Each write carries the whole timeline so far, as a replaying workflow would:
+    // every write but the first conflicts on both tables.
+    const results = await Promise.all(
+      versions.map((version) =>
+        store.saveOrder(
+          makeOrder({ orderId, version, updateTime: at(version) }),
+          Array.from({ length: version }, (_, i) => makeEntry(orderId, i + 1)),
+        ),
+      ),
+    );
+
+    expect(results.some((result) => result.applied)).toBe(true);
+    const stored = await store.getOrder(orderId);
+    expect(stored?.version).toBe(40);
+    expect(stored?.updateTime).toBe(at(40));
+    expect((await store.getHistory(orderId)).map((entry) => entry.sequence)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+  });
+
+  it("shares one database between store instances, including concurrent writers", async () => {
+    const database = await backend.freshDatabase();
+    const first = await database.open();
+    opened.push(first);
+    // The second instance runs migrations against an already migrated database.
+    const second = await database.open();
+    opened.push(second);
+
+    const order = makeOrder({ orderId: "order-shared", version: 1 });
+    await first.saveOrder(order, [makeEntry(order.orderId, 1)]);
+    expect(await second.getOrder(order.orderId)).toEqual(order);
+    expect(await second.getHistory(order.orderId)).toEqual([makeEntry(order.orderId, 1)]);
+
+    // Two "processes" racing to write versions 2..31 of the same order.
+    const versions = shuffled(Array.from({ length: 30 }, (_, i) => i + 2));
+    await Promise.all(
+      versions.map((version, i) =>
+        (i % 2 === 0 ? first : second).saveOrder({ ...order, version }, [
+          makeEntry(order.orderId, version),
+        ]),
+      ),
+    );
+    expect(await first.getOrderVersion(order.orderId)).toBe(31);
+    expect(await second.getOrderVersion(order.orderId)).toBe(31);
+    expect(await first.getHistory(order.orderId)).toHaveLength(31);
+
+    const page = await first.listOrders({ pageSize: 10 });
+    expect(ids(page.orders)).toEqual([order.orderId]);
+    // Tokens are portable across instances (API replicas) that share the secret.
+    const other = makeOrder({ orderId: "order-shared-2", createTime: at(-10) });
+    await second.saveOrder(other, []);
+    const firstPage = await second.listOrders({ pageSize: 1 });
+    const secondPage = await first.listOrders({ pageSize: 1, pageToken: firstPage.nextPageToken });
+    expect(ids(secondPage.orders)).toEqual([other.orderId]);
+  });
+
+  it("migrates once when several instances start at the same time", async () => {
+    const database = await backend.freshDatabase();
+    const stores = await Promise.all([database.open(), database.open(), database.open()]);
+    opened.push(...stores);
+    const order = makeOrder({ orderId: "order-started-together" });
+    await Promise.all(stores.map((store, i) => store.saveOrder({ ...order, version: i + 1 }, [])));
+    for (const store of stores) expect(await store.getOrderVersion(order.orderId)).toBe(3);
+  });
+
+  describe("listOrders", () => {
+    const statuses: OrderStatus[] = ["PENDING", "PROCESSING", "COMPLETED", "CANCELLED"];
+    /** 30 orders: 3 customers, 4 statuses, several sharing a create time (tie-broken by order id). */
+    const seed = Array.from({ length: 30 }, (_, i) =>
+      makeOrder({
+        orderId: `order-${String(i).padStart(3, "0")}`,
+        customerId: `customer-${i % 3}`,
+        status: statuses[i % 4] as OrderStatus,
+        createTime: at(Math.floor(i / 4) * 60),
+        updateTime: at(Math.floor(i / 4) * 60),
+      }),
+    );
+
+    it("returns newest first, filtered by customer, by statuses, and by both", async () => {
+      const store = await freshStore();
+      await saveAll(store, shuffled(seed));
+
+      const all = await store.listOrders({ pageSize: 100 });
+      expect(ids(all.orders)).toEqual(ids([...seed].sort(newestFirst)));
+      expect(all.nextPageToken).toBe("");
+
+      const byCustomer = await store.listOrders({ customerId: "customer-1", pageSize: 100 });
+      expect(ids(byCustomer.orders)).toEqual(
+        ids(seed.filter((o) => o.customerId === "customer-1").sort(newestFirst)),
+      );
+
+      const byStatus = await store.listOrders({
+        statuses: ["COMPLETED", "PENDING"],
+        pageSize: 100,
+      });
+      expect(ids(byStatus.orders)).toEqual(
+        ids(
+          seed.filter((o) => o.status === "COMPLETED" || o.status === "PENDING").sort(newestFirst),
+        ),
+      );
+
+      const byBoth = await store.listOrders({
+        customerId: "customer-2",
+        statuses: ["PROCESSING"],
+        pageSize: 100,
+      });
+      expect(ids(byBoth.orders)).toEqual(
+        ids(
+          seed
+            .filter((o) => o.customerId === "customer-2" && o.status === "PROCESSING")
+            .sort(newestFirst),
+        ),
+      );
+      expect(byBoth.orders.length).toBeGreaterThan(0);
+
+      expect(await store.listOrders({ customerId: "customer-unknown", pageSize: 10 })).toEqual({
+        orders: [],
+        nextPageToken: "",
+      });
+      // An empty status list means any status, like an absent one.
+      expect(ids((await store.listOrders({ statuses: [], pageSize: 100 })).orders)).toEqual(
+        ids(all.orders),
+      );
+    });
+
+    it("orders by instant, not by the text of the time, and filters on the latest status", async () => {
+      const store = await freshStore();
+      // 10:00+02:00 is 08:00Z: older than 09:00Z although its text sorts later.
+      const early = makeOrder({ orderId: "order-b", createTime: "2025-06-01T10:00:00.000+02:00" });
+      const late = makeOrder({ orderId: "order-a", createTime: "2025-06-01T09:00:00.000Z" });
+      await saveAll(store, [early, late]);
+      expect(ids((await store.listOrders({ pageSize: 10 })).orders)).toEqual([
+        "order-a",
+        "order-b",
+      ]);
+
+      await store.saveOrder({ ...early, status: "COMPLETED", version: 2 }, []);
+      expect(ids((await store.listOrders({ statuses: ["PENDING"], pageSize: 10 })).orders)).toEqual(
+        ["order-a"],
+      );
+      expect(
+        ids((await store.listOrders({ statuses: ["COMPLETED"], pageSize: 10 })).orders),
+      ).toEqual(["order-b"]);
+    });
+
+    it("pages with AIP-158 sizes: 0 means 50, above 500 is clamped, negative is an error", async () => {
+      const store = await freshStore();
+      const many = Array.from({ length: MAX_PAGE_SIZE + 7 }, (_, i) =>
+        makeOrder({ orderId: `bulk-${String(i).padStart(4, "0")}`, createTime: at(i) }),
+      );
+      await saveAll(store, many);
+
+      const byDefault = await store.listOrders({ pageSize: 0 });
+      expect(byDefault.orders).toHaveLength(DEFAULT_PAGE_SIZE);
+      expect(byDefault.nextPageToken).not.toBe("");
+
+      const clamped = await store.listOrders({ pageSize: 10_000 });
+      expect(clamped.orders).toHaveLength(MAX_PAGE_SIZE);
+      const rest = await store.listOrders({ pageSize: 10_000, pageToken: clamped.nextPageToken });
+      expect(rest.orders).toHaveLength(7);
+      expect(rest.nextPageToken).toBe("");
+      expect(ids([...clamped.orders, ...rest.orders])).toEqual(ids([...many].sort(newestFirst)));
+
+      await expect(store.listOrders({ pageSize: -1 })).rejects.toBeInstanceOf(InvalidPageSizeError);
+      await expect(store.listOrders({ pageSize: 1.5 })).rejects.toBeInstanceOf(
+        InvalidPageSizeError,
+      );
+    });
+
+    it("ends with an empty token exactly at the last page", async () => {
+      const store = await freshStore();
+      await saveAll(store, seed.slice(0, 10));
+      const first = await store.listOrders({ pageSize: 5 });
+      expect(first.orders).toHaveLength(5);
+      expect(first.nextPageToken).not.toBe("");
+      const second = await store.listOrders({ pageSize: 5, pageToken: first.nextPageToken });
+      expect(second.orders).toHaveLength(5);
+      expect(second.nextPageToken).toBe("");
+      expect(await store.listOrders({ pageSize: 5 })).toEqual(first);
+    });
+
+    it("pages through every order exactly once while orders are created and updated between pages", async () => {
+      const store = await freshStore();
+      await saveAll(store, seed);
+
+      const seen: string[] = [];
+      let pageToken = "";
+      let round = 0;
+      do {
+        const page = await store.listOrders({ pageSize: 4, pageToken });
+        seen.push(...ids(page.orders));
+        pageToken = page.nextPageToken;
+        round += 1;
+        // Newer orders arrive (one with a create time equal to the newest
+        // existing one), and existing orders change status, between pages.
+        await saveAll(store, [
+          makeOrder({ orderId: `new-${round}-a`, createTime: at(10_000 + round) }),
+          makeOrder({ orderId: `order-${round}`, createTime: at(Math.floor(29 / 4) * 60) }),
+        ]);
+        const updated = seed[(round * 7) % seed.length] as Order;
+        await store.saveOrder({ ...updated, status: "COMPLETED", version: 1 + round }, []);
+      } while (pageToken !== "");
+
+      expect(new Set(seen).size).toBe(seen.length);
+      const original = ids(seed);
+      expect(seen.filter((id) => original.includes(id)).sort()).toEqual([...original].sort());
+      // The originals come in the order they had when paging started.
+      expect(seen.filter((id) => original.includes(id))).toEqual(ids([...seed].sort(newestFirst)));
+    });
+
+    it("pages through filtered results with tokens bound to the filters", async () => {
+      const store = await freshStore();
+      await saveAll(store, seed);
+      const query = {
+        customerId: "customer-0",
+        statuses: ["PENDING", "COMPLETED"] as OrderStatus[],
+      };
+      const expected = ids(
+        seed
+          .filter(
+            (o) =>
+              o.customerId === "customer-0" && (o.status === "PENDING" || o.status === "COMPLETED"),
+          )
+          .sort(newestFirst),
+      );
+      expect(expected.length).toBeGreaterThan(2);
+      expect(ids(await listAll(store, { ...query, pageSize: 2 }))).toEqual(expected);
+
+      const first = await store.listOrders({ ...query, pageSize: 2 });
+      // The same filters in another order, and another page size, are the same query.
+      const again = await store.listOrders({
+        customerId: "customer-0",
+        statuses: ["COMPLETED", "PENDING", "COMPLETED"],
+        pageSize: 50,
+        pageToken: first.nextPageToken,
+      });
+      expect(ids(again.orders)).toEqual(expected.slice(2));
+    });
+
+    it("rejects forged, corrupted and foreign page tokens", async () => {
+      const database = await backend.freshDatabase();
+      const store = await database.open();
+      opened.push(store);
+      await saveAll(store, seed);
+      const query = {
+        customerId: "customer-0",
+        statuses: ["PENDING"] as OrderStatus[],
+        pageSize: 1,
+      };
+      const { nextPageToken } = await store.listOrders(query);
+      expect(nextPageToken).toMatch(/^[A-Za-z0-9_-]+$/);
+
+      const rejects = (pageToken: string, overrides: Partial<typeof query> = {}) =>
+        expect(store.listOrders({ ...query, ...overrides, pageToken })).rejects.toBeInstanceOf(
+          InvalidPageTokenError,
+        );
+
+      // Used with other filters.
+      await rejects(nextPageToken, { customerId: "customer-1" });
+      await rejects(nextPageToken, { customerId: undefined });
+      await rejects(nextPageToken, { statuses: ["PENDING", "COMPLETED"] });
+      await rejects(nextPageToken, { statuses: [] });
+      // Tampered with: every single-character change.
+      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      for (const position of [0, 10, 40, nextPageToken.length - 1]) {
+        const original = nextPageToken[position] as string;
+        const replacement = alphabet[(alphabet.indexOf(original) + 1) % alphabet.length] as string;
+        await rejects(
+          nextPageToken.slice(0, position) + replacement + nextPageToken.slice(position + 1),
+        );
+      }
+      // Forged from scratch: the payload format is guessable, the MAC is not.
+      const forgedPayload = Buffer.from(JSON.stringify([1, at(0), "order-000"]));
+      await rejects(Buffer.concat([Buffer.alloc(32), forgedPayload]).toString("base64url"));
+      // Garbage.
+      await rejects("not a token!");
+      await rejects("abc");
+      await rejects("A".repeat(10_000));
+      await rejects(nextPageToken.slice(0, -5));
+
+      // Issued by a store with another secret (another deployment).
+      const otherSecret = await database.open("another-secret");
+      opened.push(otherSecret);
+      await expect(
+        otherSecret.listOrders({ ...query, pageToken: nextPageToken }),
+      ).rejects.toBeInstanceOf(InvalidPageTokenError);
+
+      // And the genuine token still works.
+      const next = await store.listOrders({ ...query, pageToken: nextPageToken });
+      expect(next.orders).toHaveLength(1);
+    });
+  });
+
+  it("answers ping, and close is idempotent", async () => {
+    const database = await backend.freshDatabase();
+    const store = await database.open();
+    await expect(store.ping()).resolves.toBeUndefined();
+    await store.close();
+    await store.close();
+    await expect(store.ping()).rejects.toThrow();
+  });
+});
