@@ -28,7 +28,12 @@ const outDir = path.join(root, "test/fixtures/histories");
 
 type Orders = ConnectClient<typeof OrderService>;
 
-const address = { name: "Ada Lovelace", line1: "12 Analytical Row", city: "London", countryCode: "GB" };
+const address = {
+  name: "Ada Lovelace",
+  line1: "12 Analytical Row",
+  city: "London",
+  countryCode: "GB",
+};
 const order = (orderId: string) => ({
   orderId,
   customerId: "customer-1",
@@ -41,7 +46,10 @@ const order = (orderId: string) => ({
 });
 
 /** Scenario name → what to do; the workflow of order id `record-<name>` is saved. */
-const scenarios: Record<string, { fulfillmentDelayMs: number; run(orders: Orders, id: string): Promise<void> }> = {
+const scenarios: Record<
+  string,
+  { fulfillmentDelayMs: number; run(orders: Orders, id: string): Promise<void> }
+> = {
   "v1-completed": {
     fulfillmentDelayMs: 0,
     async run(orders, id) {
@@ -60,7 +68,10 @@ const scenarios: Record<string, { fulfillmentDelayMs: number; run(orders: Orders
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger("WARN") });
-  const server = await startDevServer({ cliPath: path.join(root, ".tools/venv/bin/temporal"), port: 7399 });
+  const server = await startDevServer({
+    cliPath: path.join(root, ".tools/venv/bin/temporal"),
+    port: 7399,
+  });
   const logger = pino({ level: "warn" });
   mkdirSync(outDir, { recursive: true });
   try {
