@@ -1,0 +1,225 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { createValidator, type Validator } from "@bufbuild/protovalidate";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createValidateInterceptor } from "@connectrpc/validate";
+import { type Logger, pino } from "pino";
+import { FaultService } from "../../gen/faults/v1/fault_service_pb.js";
+import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js";
+import { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
+import { PaymentService } from "../../gen/payments/v1/payment_service_pb.js";
+import { ShippingService } from "../../gen/shipping/v1/shipping_service_pb.js";
+import {
+  createFaultRegistry,
+  type FaultConfig,
+  type FaultRegistry,
+  type FaultTarget,
+} from "./faults/fault-registry.js";
+import { createFaultService } from "./faults/fault-service.js";
+import { type Catalog, loadDefaultCatalog } from "./inventory/catalog.js";
+import { createInventoryService } from "./inventory/inventory-service.js";
+import { createInventoryStore, type InventoryStore } from "./inventory/inventory-store.js";
+import { createNotificationService } from "./notifications/notification-service.js";
+import {
+  createNotificationStore,
+  type NotificationStore,
+} from "./notifications/notification-store.js";
+import { createPaymentService } from "./payments/payment-service.js";
+import {
+  createPaymentStore,
+  type PaymentStore,
+  type PaymentStoreOptions,
+} from "./payments/payment-store.js";
+import { createShippingService } from "./shipping/shipping-service.js";
+import { createShippingStore, type ShippingStore } from "./shipping/shipping-store.js";
+import {
+  createSimulatedCourier,
+  type SimulatedCourier,
+  type SimulatedCourierOptions,
+} from "./shipping/simulated-courier.js";
+
+/** Courier timings for `npm start`: long enough to watch, short enough not to wait for. */
+export const DEFAULT_SIMULATED_COURIER: Readonly<SimulatedCourierOptions> = Object.freeze({
+  dispatchDelayMs: 5_000,
+  deliverDelayMs: 10_000,
+});
+
+/**
+ * One validator for every server in the process: it compiles each message's
+ * rules once and caches them, which makes the first call of a fresh server
+ * (every test file starts some) fast.
+ */
+let sharedValidator: Validator | undefined;
+
+/** Largest request or response message the reference services accept or send. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Options of {@link startReferenceServices}. */
+export interface ReferenceServicesOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Interface to listen on; "127.0.0.1" by default. */
+  host?: string;
+  /** Faults in force from the start, per service; none by default. */
+  faults?: Partial<Record<FaultTarget, FaultConfig>>;
+  /** Randomness for fault rates; `Math.random` by default, `createSeededRandom(n)` in tests. */
+  random?: () => number;
+  /** Inventory stock; `inventory/catalog.json` by default. */
+  catalog?: Catalog;
+  /** Spending limits of the payment service. */
+  payments?: Omit<PaymentStoreOptions, "now">;
+  /**
+   * Picks up and delivers booked shipments on timers and reports the events.
+   * Off by default (tests drive shipments through `shipping.dispatch/deliver`);
+   * `oms dev` turns it on, e.g. with {@link DEFAULT_SIMULATED_COURIER}.
+   */
+  simulatedCourier?: SimulatedCourierOptions | false;
+  /** Clock of every service; `new Date()` by default. */
+  now?: () => Date;
+  /** Where the courier logs failed event reports; a pino logger at "info" by default. */
+  logger?: Logger;
+}
+
+/** The state behind the reference services, shared by their handlers and open to tests. */
+export interface ReferenceServiceState {
+  inventory: InventoryStore;
+  payments: PaymentStore;
+  shipping: ShippingStore;
+  notifications: NotificationStore;
+  faults: FaultRegistry;
+  /** Present when the simulated courier is on. */
+  courier?: SimulatedCourier;
+}
+
+/** Running reference services. */
+export interface ReferenceServices extends ReferenceServiceState {
+  /** Base URL of every service, e.g. "http://127.0.0.1:50051" (h2c: gRPC, gRPC-Web and Connect). */
+  url: string;
+  /** The port listened on. */
+  port: number;
+  /** The interface listened on. */
+  host: string;
+  /** Stops the courier, ends open calls and connections, and closes the port. */
+  stop(): Promise<void>;
+}
+
+/** Creates the state of all reference services from the options (no network). */
+export function createReferenceServiceState(
+  options: Omit<ReferenceServicesOptions, "port" | "host"> = {},
+): ReferenceServiceState {
+  const now = options.now;
+  const shipping = createShippingStore({ now });
+  const courier =
+    options.simulatedCourier === undefined || options.simulatedCourier === false
+      ? undefined
+      : createSimulatedCourier(
+          shipping,
+          options.simulatedCourier,
+          options.logger ?? pino({ name: "reference-services" }),
+        );
+  return {
+    inventory: createInventoryStore({ catalog: options.catalog ?? loadDefaultCatalog() }),
+    payments: createPaymentStore({ ...options.payments, now }),
+    shipping,
+    notifications: createNotificationStore({ now }),
+    faults: createFaultRegistry({ initial: options.faults, random: options.random }),
+    courier,
+  };
+}
+
+/**
+ * Registers every reference service on a Connect router: each downstream
+ * service behind its own fault interceptor, then protovalidate; the fault
+ * admin service behind validation only, so faults can always be cleared.
+ * Usable with `createRouterTransport` for in-memory tests.
+ */
+export function registerReferenceServices(
+  router: ConnectRouter,
+  state: ReferenceServiceState,
+): ConnectRouter {
+  sharedValidator ??= createValidator();
+  const validate = createValidateInterceptor({ validator: sharedValidator });
+  // The fault interceptor goes first (outermost) so an outage rejects even invalid requests.
+  const guarded = (target: FaultTarget) => ({
+    interceptors: [state.faults.interceptor(target), validate],
+  });
+  return router
+    .service(
+      InventoryService,
+      createInventoryService({ store: state.inventory }),
+      guarded("inventory"),
+    )
+    .service(PaymentService, createPaymentService({ store: state.payments }), guarded("payments"))
+    .service(
+      ShippingService,
+      createShippingService({ store: state.shipping, courier: state.courier }),
+      guarded("shipping"),
+    )
+    .service(
+      NotificationService,
+      createNotificationService({ store: state.notifications }),
+      guarded("notifications"),
+    )
+    .service(FaultService, createFaultService({ registry: state.faults }), {
+      interceptors: [validate],
+    });
+}
+
+/**
+ * Starts the reference inventory, payment, shipping, notification and fault
+ * services on one HTTP/2 cleartext (h2c) Connect server, so the OMS can point
+ * every downstream base URL at the same address.
+ */
+export async function startReferenceServices(
+  options: ReferenceServicesOptions = {},
+): Promise<ReferenceServices> {
+  const host = options.host ?? "127.0.0.1";
+  const state = createReferenceServiceState(options);
+  const shutdown = new AbortController();
+  const server = http2.createServer(
+    connectNodeAdapter({
+      routes: (router) => registerReferenceServices(router, state),
+      readMaxBytes: MAX_MESSAGE_BYTES,
+      writeMaxBytes: MAX_MESSAGE_BYTES,
+      shutdownSignal: shutdown.signal,
+    }),
+  );
+  // server.close() alone leaves open sessions accepting streams: track them to close them.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await state.courier?.stop();
+      shutdown.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) {
+        session.close();
+      }
+      // Give in-flight calls a moment to end after the abort, then cut what is left.
+      const forced = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+      }, 1_000);
+      await closed;
+      clearTimeout(forced);
+    })();
+    return stopping;
+  };
+
+  return { ...state, url: `http://${urlHost}:${port}`, port, host, stop };
+}
