@@ -14,6 +14,7 @@ import {
   type ListOrdersQuery,
   type OrderStore,
   type SaveOrderResult,
+  type ShipmentOwner,
 } from "./store.js";
 import type { ReadModelDatabase, ReadModelDialect } from "./tables.js";
 
@@ -38,7 +39,8 @@ export interface KyselyOrderStoreOptions {
 }
 
 // Keeps one INSERT below SQLite's bound-variable limit (32766; 8 per row) with
-// a wide margin; a single transition writes one or two entries anyway.
+// a wide margin; a single transition writes one or two entries anyway. The
+// shipment inserts (3 per row) use the same batch size.
 const TIMELINE_INSERT_BATCH = 500;
 
 /** Wraps a migrated database in the {@link OrderStore} interface; `close` destroys `db`. */
@@ -123,7 +125,42 @@ export function createKyselyOrderStore(
         );
       }
 
-      const [upserted] = await runWriteTransaction([upsert, ...inserts]);
+      // The version history is append-only: the first snapshot saved for a
+      // version stays, stale or not. After the upsert, so that the order row
+      // its foreign key needs exists.
+      const version = db
+        .insertInto("order_versions")
+        .values({ order_id: order.orderId, version: order.version, snapshot: row.snapshot })
+        .onConflict((oc) => oc.columns(["order_id", "version"]).doNothing())
+        .compile();
+
+      // Shipment owners, deduplicated and in ascending id order (same lock
+      // order for every writer); a known id keeps its first owner.
+      const owners = new Map<string, string>();
+      for (const fulfillment of order.fulfillments ?? []) {
+        const shipmentId = fulfillment.shipment?.shipmentId ?? "";
+        if (shipmentId !== "" && !owners.has(shipmentId)) {
+          owners.set(shipmentId, fulfillment.fulfillmentId);
+        }
+      }
+      const shipments = [...owners]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([shipmentId, fulfillmentId]) => ({
+          shipment_id: shipmentId,
+          order_id: order.orderId,
+          fulfillment_id: fulfillmentId,
+        }));
+      for (let i = 0; i < shipments.length; i += TIMELINE_INSERT_BATCH) {
+        inserts.push(
+          db
+            .insertInto("shipments")
+            .values(shipments.slice(i, i + TIMELINE_INSERT_BATCH))
+            .onConflict((oc) => oc.column("shipment_id").doNothing())
+            .compile(),
+        );
+      }
+
+      const [upserted] = await runWriteTransaction([upsert, version, ...inserts]);
       return { applied: (upserted?.rows.length ?? 0) > 0 };
     },
 
@@ -153,6 +190,36 @@ export function createKyselyOrderStore(
         .where("version", ">", afterVersion)
         .executeTakeFirst();
       return row === undefined ? null : parseSnapshot(row.snapshot);
+    },
+
+    async getOrderVersionsAfter(orderId, afterVersion, limit) {
+      if (!Number.isSafeInteger(afterVersion)) {
+        throw new RangeError(`afterVersion must be a safe integer, got ${afterVersion}`);
+      }
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      const rows = await db
+        .selectFrom("order_versions")
+        .select("snapshot")
+        .where("order_id", "=", orderId)
+        .where("version", ">", afterVersion)
+        .orderBy("version", "asc")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => parseSnapshot(row.snapshot));
+    },
+
+    async findShipment(shipmentId): Promise<ShipmentOwner | null> {
+      if (shipmentId === "") return null;
+      const row = await db
+        .selectFrom("shipments")
+        .select(["order_id", "fulfillment_id"])
+        .where("shipment_id", "=", shipmentId)
+        .executeTakeFirst();
+      return row === undefined
+        ? null
+        : { orderId: row.order_id, fulfillmentId: row.fulfillment_id };
     },
 
     async listOrders(query: ListOrdersQuery): Promise<ListOrdersPage> {

@@ -12,6 +12,12 @@ export const DEFAULT_PAGE_SIZE = 50;
 /** AIP-158: larger page sizes are clamped to this, not rejected. */
 export const MAX_PAGE_SIZE = 500;
 
+/** Where a shipping-service shipment belongs; see {@link OrderStore.findShipment}. */
+export interface ShipmentOwner {
+  orderId: string;
+  fulfillmentId: string;
+}
+
 /** The outcome of {@link OrderStore.saveOrder}. */
 export interface SaveOrderResult {
   /**
@@ -55,6 +61,16 @@ export interface OrderStore {
    * sequence): an entry that is already stored is left alone, never duplicated,
    * even when the snapshot itself was not applied (a late write may still carry
    * entries that are missing).
+   *
+   * In the same transaction, and likewise whether or not the snapshot was
+   * applied:
+   * - the snapshot is recorded as its version in the version history (see
+   *   {@link getOrderVersionsAfter}); a version already recorded keeps its
+   *   first snapshot, so every version saved exists there exactly once, also
+   *   when it arrives late;
+   * - every fulfillment with a non-empty `shipment.shipmentId` is recorded as
+   *   that shipment's owner (see {@link findShipment}); a shipment id already
+   *   recorded keeps its first owner.
    */
   saveOrder(order: Order, entries: readonly TimelineEntry[]): Promise<SaveOrderResult>;
 
@@ -69,6 +85,31 @@ export interface OrderStore {
    * else null (also null for an unknown order). This is what WatchOrder polls.
    */
   getOrderIfNewer(orderId: string, afterVersion: number): Promise<Order | null>;
+
+  /**
+   * The order's recorded versions greater than `afterVersion`, ascending by
+   * version, at most `limit` of them; empty for an unknown order or when none
+   * is newer. Every version ever passed to {@link saveOrder} is recorded,
+   * including ones that arrived after a newer one (so a later call can return
+   * a version below one an earlier call returned). For an order saved before
+   * the version history existed (read-model migration 0002), history starts
+   * at the version it had then. This is what WatchOrder streams: resume with
+   * the last version sent as `afterVersion`.
+   *
+   * @param afterVersion exclusive lower bound; any safe integer (negative means from the start).
+   * @param limit maximum number of snapshots returned; a positive safe integer.
+   * @throws {RangeError} for an `afterVersion` or `limit` out of those ranges.
+   */
+  getOrderVersionsAfter(orderId: string, afterVersion: number, limit: number): Promise<Order[]>;
+
+  /**
+   * The order and fulfillment that own a shipping-service shipment id, or
+   * null for an unknown (or empty) id. Used to route courier events to the
+   * order's workflow. Known from the first save of a snapshot that carries
+   * the id; for orders saved before read-model migration 0002, from that
+   * migration's backfill.
+   */
+  findShipment(shipmentId: string): Promise<ShipmentOwner | null>;
 
   /**
    * A page of orders, newest first, with keyset pagination so that orders

@@ -40,8 +40,31 @@ export interface OrderTimelineTable {
   version: BigintColumn;
 }
 
+/**
+ * Every version of every order, append-only; (order_id, version) is the
+ * primary key. Added by migration 0002.
+ */
+export interface OrderVersionsTable {
+  order_id: string;
+  version: ColumnType<number | string, number, never>;
+  /** The `Order` of that version as JSON, stored like {@link OrdersTable.snapshot}. */
+  snapshot: ColumnType<unknown, string, never>;
+}
+
+/**
+ * Which order and fulfillment own a shipping-service shipment id, to route
+ * courier events. Added by migration 0002.
+ */
+export interface ShipmentsTable {
+  shipment_id: ColumnType<string, string, never>;
+  order_id: ColumnType<string, string, never>;
+  fulfillment_id: ColumnType<string, string, never>;
+}
+
 /** The read model's database as Kysely sees it. */
 export interface ReadModelDatabase {
   orders: OrdersTable;
   order_timeline: OrderTimelineTable;
+  order_versions: OrderVersionsTable;
+  shipments: ShipmentsTable;
 }

@@ -3,12 +3,20 @@
  * that only one back-end has is a bug in the other.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Order, OrderStatus, TimelineEntry } from "../../src/domain/order.js";
+import type { Fulfillment, Order, OrderStatus, TimelineEntry } from "../../src/domain/order.js";
 import { createStore } from "../../src/readmodel/create-store.js";
+import {
+  createReadModelMigrations,
+  MIGRATION_LOCK_TABLE,
+  MIGRATION_TABLE,
+} from "../../src/readmodel/migrations/index.js";
 import {
   DEFAULT_PAGE_SIZE,
   InvalidPageSizeError,
@@ -16,17 +24,25 @@ import {
   MAX_PAGE_SIZE,
   type OrderStore,
 } from "../../src/readmodel/store.js";
+import type { ReadModelDatabase } from "../../src/readmodel/tables.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 
 const SECRET = "test-page-token-secret";
 
 /** A back-end under test: a fresh database per test, opened by as many store instances as a test wants. */
 interface Backend {
-  name: string;
+  name: "sqlite" | "postgres";
   setup(): Promise<void>;
   teardown(): Promise<void>;
-  /** A new empty database; `open` may be called several times for several instances on it. */
-  freshDatabase(): Promise<{ open(secret?: string): Promise<OrderStore> }>;
+  /**
+   * A new empty database; `open` may be called several times for several
+   * instances on it, `connect` gives a bare Kysely on it (no migrations) that
+   * the caller destroys.
+   */
+  freshDatabase(): Promise<{
+    open(secret?: string): Promise<OrderStore>;
+    connect(): Kysely<ReadModelDatabase>;
+  }>;
 }
 
 function sqliteBackend(): Backend {
@@ -42,10 +58,17 @@ function sqliteBackend(): Backend {
     },
     async freshDatabase() {
       counter += 1;
-      const url = `sqlite:${join(dir, `db-${counter}`, "readmodel.sqlite")}`;
+      const filename = join(dir, `db-${counter}`, "readmodel.sqlite");
+      const url = `sqlite:${filename}`;
       return {
         open: (secret = SECRET) =>
           createStore({ databaseUrl: url, dataDir: dir, pageTokenSecret: secret }),
+        connect() {
+          mkdirSync(dirname(filename), { recursive: true });
+          return new Kysely<ReadModelDatabase>({
+            dialect: new SqliteDialect({ database: new Database(filename) }),
+          });
+        },
       };
     },
   };
@@ -72,6 +95,10 @@ function postgresBackend(): Backend {
       return {
         open: (secret = SECRET) =>
           createStore({ databaseUrl: url, dataDir: "/nonexistent", pageTokenSecret: secret }),
+        connect: () =>
+          new Kysely<ReadModelDatabase>({
+            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+          }),
       };
     },
   };
@@ -108,6 +135,33 @@ function makeOrder(overrides: Partial<Order> & Pick<Order, "orderId">): Order {
     createTime: at(0),
     updateTime: at(0),
     ...overrides,
+  };
+}
+
+/** A booked fulfillment; an empty `shipmentId` means no shipment booked yet. */
+function makeFulfillment(fulfillmentId: string, shipmentId: string): Fulfillment {
+  return {
+    fulfillmentId,
+    warehouseId: "wh-berlin",
+    status: shipmentId === "" ? "AUTHORIZED" : "BOOKED",
+    items: [{ sku: "SKU-1", quantity: 2, unitPriceMinor: 1250 }],
+    amounts: { subtotalMinor: 2500, taxMinor: 500, shippingMinor: 0, totalMinor: 3000 },
+    payment: {
+      status: "AUTHORIZED",
+      authorizationId: `auth-${fulfillmentId}`,
+      authorizedMinor: 3000,
+      capturedMinor: 0,
+      refundedMinor: 0,
+      declineReason: "",
+    },
+    shipment: {
+      shipmentId,
+      status: shipmentId === "" ? "PENDING" : "BOOKED",
+      courierReference: "",
+      dispatchTime: "",
+      deliveryTime: "",
+    },
+    statusReason: "",
   };
 }
 
@@ -166,6 +220,9 @@ async function listAll(
 }
 
 const ids = (orders: readonly Order[]): string[] => orders.map((order) => order.orderId);
+const versionsOf = (orders: readonly Order[]): number[] => orders.map((order) => order.version);
+/** 1, 2, …, n. */
+const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
 describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $name", (backend) => {
   const opened: OrderStore[] = [];
@@ -318,6 +375,10 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
     expect((await store.getHistory(orderId)).map((entry) => entry.sequence)).toEqual(
       Array.from({ length: 40 }, (_, i) => i + 1),
     );
+    const all = await store.getOrderVersionsAfter(orderId, 0, 100);
+    expect(all).toEqual(
+      upTo(40).map((version) => makeOrder({ orderId, version, updateTime: at(version) })),
+    );
   });
 
   it("shares one database between store instances, including concurrent writers", async () => {
@@ -345,6 +406,7 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
     expect(await first.getOrderVersion(order.orderId)).toBe(31);
     expect(await second.getOrderVersion(order.orderId)).toBe(31);
     expect(await first.getHistory(order.orderId)).toHaveLength(31);
+    expect(versionsOf(await second.getOrderVersionsAfter(order.orderId, 0, 100))).toEqual(upTo(31));
 
     const page = await first.listOrders({ pageSize: 10 });
     expect(ids(page.orders)).toEqual([order.orderId]);
@@ -591,6 +653,299 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       const next = await store.listOrders({ ...query, pageToken: nextPageToken });
       expect(next.orders).toHaveLength(1);
     });
+  });
+
+  describe("version history (WatchOrder)", () => {
+    const orderId = "order-watch";
+    const snapshot = (version: number): Order =>
+      makeOrder({
+        orderId,
+        version,
+        status: version < 3 ? "PENDING" : "PROCESSING",
+        updateTime: at(version),
+        statusReason: `version ${version}`,
+      });
+
+    it("returns every saved version in ascending order, after a version, at most a limit", async () => {
+      const store = await freshStore();
+      // 12 versions, so that text order (10 < 9) and numeric order differ.
+      for (const version of upTo(12)) await store.saveOrder(snapshot(version), []);
+      // A neighbour whose id extends this one's must not leak in.
+      await store.saveOrder(makeOrder({ orderId: `${orderId}-2`, version: 5 }), []);
+
+      expect(await store.getOrderVersionsAfter(orderId, 0, 100)).toEqual(upTo(12).map(snapshot));
+      expect(versionsOf(await store.getOrderVersionsAfter(orderId, -1, 100))).toEqual(upTo(12));
+      expect(versionsOf(await store.getOrderVersionsAfter(orderId, 0, 3))).toEqual([1, 2, 3]);
+      expect(versionsOf(await store.getOrderVersionsAfter(orderId, 3, 3))).toEqual([4, 5, 6]);
+      expect(versionsOf(await store.getOrderVersionsAfter(orderId, 9, 5))).toEqual([10, 11, 12]);
+      expect(await store.getOrderVersionsAfter(orderId, 12, 5)).toEqual([]);
+      expect(await store.getOrderVersionsAfter(orderId, 1_000, 5)).toEqual([]);
+      expect(await store.getOrderVersionsAfter("order-unknown", 0, 5)).toEqual([]);
+
+      // Resuming from the last version received, as a WatchOrder stream does.
+      const streamed: number[] = [];
+      let since = 0;
+      for (;;) {
+        const batch = await store.getOrderVersionsAfter(orderId, since, 5);
+        if (batch.length === 0) break;
+        streamed.push(...versionsOf(batch));
+        since = batch.at(-1)?.version ?? since;
+      }
+      expect(streamed).toEqual(upTo(12));
+    });
+
+    it("rejects a limit below 1 and versions that are not safe integers", async () => {
+      const store = await freshStore();
+      await store.saveOrder(snapshot(1), []);
+      for (const limit of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(store.getOrderVersionsAfter(orderId, 0, limit)).rejects.toBeInstanceOf(
+          RangeError,
+        );
+      }
+      for (const afterVersion of [0.5, Number.NaN, 2 ** 53]) {
+        await expect(store.getOrderVersionsAfter(orderId, afterVersion, 1)).rejects.toBeInstanceOf(
+          RangeError,
+        );
+      }
+    });
+
+    it("records a stale version without moving the order; each version once, first snapshot kept", async () => {
+      const store = await freshStore();
+      expect(await store.saveOrder(snapshot(3), [])).toEqual({ applied: true });
+      // Versions 1 and 2 arrive late: not applied, yet recorded.
+      expect(await store.saveOrder(snapshot(2), [])).toEqual({ applied: false });
+      expect(await store.saveOrder(snapshot(1), [])).toEqual({ applied: false });
+      expect(await store.getOrder(orderId)).toEqual(snapshot(3));
+      expect(await store.getOrderVersion(orderId)).toBe(3);
+      expect(await store.getOrderVersionsAfter(orderId, 0, 10)).toEqual([1, 2, 3].map(snapshot));
+
+      // Retries and replays with other content neither duplicate nor overwrite a version.
+      expect(await store.saveOrder(snapshot(2), [])).toEqual({ applied: false });
+      expect(
+        await store.saveOrder(
+          { ...snapshot(2), status: "CANCELLED", statusReason: "replayed" },
+          [],
+        ),
+      ).toEqual({ applied: false });
+      expect(
+        await store.saveOrder({ ...snapshot(3), status: "FAILED", statusReason: "replayed" }, []),
+      ).toEqual({ applied: false });
+      expect(await store.getOrderVersionsAfter(orderId, 0, 10)).toEqual([1, 2, 3].map(snapshot));
+      expect(await store.getOrder(orderId)).toEqual(snapshot(3));
+
+      // A late version can appear below one already streamed: a watcher that
+      // resumed after 3 does not see it again.
+      expect(await store.saveOrder(snapshot(5), [])).toEqual({ applied: true });
+      expect(await store.saveOrder(snapshot(4), [])).toEqual({ applied: false });
+      expect(versionsOf(await store.getOrderVersionsAfter(orderId, 3, 10))).toEqual([4, 5]);
+    });
+
+    it("records every version when they are saved concurrently and in random order, with retries", async () => {
+      const store = await freshStore();
+      // Every version twice (a retry racing its original), shuffled.
+      const writes = shuffled([...upTo(30), ...upTo(30)]);
+      await Promise.all(writes.map((version) => store.saveOrder(snapshot(version), [])));
+      expect(await store.getOrderVersionsAfter(orderId, 0, 100)).toEqual(upTo(30).map(snapshot));
+      expect(await store.getOrder(orderId)).toEqual(snapshot(30));
+    });
+  });
+
+  describe("shipments (courier event routing)", () => {
+    it("finds the order and fulfillment of every shipment id a saved snapshot carries", async () => {
+      const store = await freshStore();
+      const orderId = "order-shipments";
+      const v2 = makeOrder({
+        orderId,
+        version: 2,
+        status: "PROCESSING",
+        fulfillments: [makeFulfillment("f-1", "ship-1"), makeFulfillment("f-2", "")],
+      });
+      expect(await store.saveOrder(v2, [])).toEqual({ applied: true });
+      expect(await store.findShipment("ship-1")).toEqual({ orderId, fulfillmentId: "f-1" });
+      // The fulfillment without a shipment id registers nothing, under no id.
+      expect(await store.findShipment("")).toBeNull();
+      expect(await store.findShipment("ship-unknown")).toBeNull();
+
+      // The second fulfillment is booked in a later version; resaving ship-1 is harmless.
+      const v3 = {
+        ...v2,
+        version: 3,
+        fulfillments: [makeFulfillment("f-1", "ship-1"), makeFulfillment("f-2", "ship-2")],
+      };
+      expect(await store.saveOrder(v3, [])).toEqual({ applied: true });
+      expect(await store.findShipment("ship-1")).toEqual({ orderId, fulfillmentId: "f-1" });
+      expect(await store.findShipment("ship-2")).toEqual({ orderId, fulfillmentId: "f-2" });
+
+      // A late snapshot's shipments are recorded too (the snapshot itself is not applied).
+      const late = {
+        ...v2,
+        version: 1,
+        fulfillments: [makeFulfillment("f-3", "ship-3")],
+      };
+      expect(await store.saveOrder(late, [])).toEqual({ applied: false });
+      expect(await store.findShipment("ship-3")).toEqual({ orderId, fulfillmentId: "f-3" });
+      expect(await store.getOrder(orderId)).toEqual(v3);
+    });
+
+    it("keeps a shipment id's first owner", async () => {
+      const store = await freshStore();
+      const first = makeOrder({
+        orderId: "order-owner-1",
+        fulfillments: [makeFulfillment("f-1", "ship-shared")],
+      });
+      const second = makeOrder({
+        orderId: "order-owner-2",
+        fulfillments: [makeFulfillment("f-9", "ship-shared"), makeFulfillment("f-8", "ship-own")],
+      });
+      expect(await store.saveOrder(first, [])).toEqual({ applied: true });
+      // Not an error: a save must not fail forever over another order's data.
+      expect(await store.saveOrder(second, [])).toEqual({ applied: true });
+      expect(await store.findShipment("ship-shared")).toEqual({
+        orderId: "order-owner-1",
+        fulfillmentId: "f-1",
+      });
+      expect(await store.findShipment("ship-own")).toEqual({
+        orderId: "order-owner-2",
+        fulfillmentId: "f-8",
+      });
+      // The same id twice within one snapshot: the first fulfillment listing it.
+      const twice = makeOrder({
+        orderId: "order-owner-3",
+        fulfillments: [makeFulfillment("f-a", "ship-twice"), makeFulfillment("f-b", "ship-twice")],
+      });
+      expect(await store.saveOrder(twice, [])).toEqual({ applied: true });
+      expect(await store.findShipment("ship-twice")).toEqual({
+        orderId: "order-owner-3",
+        fulfillmentId: "f-a",
+      });
+    });
+
+    it("saves orders without fulfillments, recording a version and no shipment", async () => {
+      const store = await freshStore();
+      const order = makeOrder({ orderId: "order-no-fulfillments", fulfillments: [] });
+      expect(await store.saveOrder(order, [makeEntry(order.orderId, 1)])).toEqual({
+        applied: true,
+      });
+      expect(await store.getOrder(order.orderId)).toEqual(order);
+      expect(await store.getOrderVersionsAfter(order.orderId, 0, 10)).toEqual([order]);
+      expect(await store.findShipment("")).toBeNull();
+    });
+
+    it("registers shipments of concurrent saves of many orders", async () => {
+      const store = await freshStore();
+      const orders = Array.from({ length: 20 }, (_, i) =>
+        makeOrder({
+          orderId: `order-c-${i}`,
+          version: 2,
+          fulfillments: [
+            makeFulfillment(`f-${i}-a`, `ship-${i}-a`),
+            makeFulfillment(`f-${i}-b`, `ship-${i}-b`),
+          ],
+        }),
+      );
+      await Promise.all(
+        shuffled([...orders, ...orders.map((o) => ({ ...o, version: 1 }))]).map((o) =>
+          store.saveOrder(o, []),
+        ),
+      );
+      for (const [i, order] of orders.entries()) {
+        expect(await store.findShipment(`ship-${i}-b`)).toEqual({
+          orderId: order.orderId,
+          fulfillmentId: `f-${i}-b`,
+        });
+        expect(versionsOf(await store.getOrderVersionsAfter(order.orderId, 0, 10))).toEqual([1, 2]);
+      }
+    });
+  });
+
+  it("applies migration 0002 to a database migrated to 0001, backfilling from its orders", async () => {
+    const database = await backend.freshDatabase();
+    const legacy = makeOrder({
+      orderId: "order-legacy",
+      status: "PROCESSING",
+      version: 4,
+      fulfillments: [
+        makeFulfillment("f-1", "ship-legacy-1"),
+        makeFulfillment("f-2", ""),
+        makeFulfillment("f-3", "ship-legacy-3"),
+      ],
+    });
+    const plain = makeOrder({ orderId: "order-legacy-plain", version: 2 });
+
+    // The database as a release with only 0001 left it.
+    const raw = database.connect();
+    try {
+      const only0001 = createReadModelMigrations(backend.name)["0001_create_orders"];
+      if (only0001 === undefined) throw new Error("migration 0001_create_orders is missing");
+      const migrator = new Migrator({
+        db: raw,
+        provider: {
+          getMigrations: async () => ({
+            "0001_create_orders": only0001,
+          }),
+        },
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      expect(error).toBeUndefined();
+      expect(results?.map((result) => result.migrationName)).toEqual(["0001_create_orders"]);
+      // What 0001's saveOrder wrote: the orders row only.
+      for (const order of [legacy, plain]) {
+        await raw
+          .insertInto("orders")
+          .values({
+            order_id: order.orderId,
+            customer_id: order.customerId,
+            status: order.status,
+            create_time: order.createTime,
+            update_time: order.updateTime,
+            version: order.version,
+            snapshot: JSON.stringify(order),
+          })
+          .execute();
+      }
+    } finally {
+      await raw.destroy();
+    }
+
+    // Two instances of the new release start together: one migrates, both work.
+    const [first, second] = await Promise.all([database.open(), database.open()]);
+    if (first === undefined || second === undefined) throw new Error("unreachable");
+    opened.push(first, second);
+
+    expect(await first.getOrder(legacy.orderId)).toEqual(legacy);
+    expect(await second.getOrder(plain.orderId)).toEqual(plain);
+    // History starts at the version an order had when 0002 ran.
+    expect(await first.getOrderVersionsAfter(legacy.orderId, 0, 10)).toEqual([legacy]);
+    expect(await second.getOrderVersionsAfter(plain.orderId, 0, 10)).toEqual([plain]);
+    // Shipments booked before the upgrade are routable at once.
+    expect(await second.findShipment("ship-legacy-1")).toEqual({
+      orderId: legacy.orderId,
+      fulfillmentId: "f-1",
+    });
+    expect(await first.findShipment("ship-legacy-3")).toEqual({
+      orderId: legacy.orderId,
+      fulfillmentId: "f-3",
+    });
+    expect(await first.findShipment("")).toBeNull();
+
+    const next = { ...legacy, version: 5, updateTime: at(50) };
+    expect(await second.saveOrder(next, [])).toEqual({ applied: true });
+    expect(await first.getOrderVersionsAfter(legacy.orderId, 0, 10)).toEqual([legacy, next]);
+
+    const check = database.connect();
+    try {
+      const { rows } = await sql<{
+        name: string;
+      }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(check);
+      expect(rows.map((row) => row.name)).toEqual([
+        "0001_create_orders",
+        "0002_order_versions_and_shipments",
+      ]);
+    } finally {
+      await check.destroy();
+    }
   });
 
   it("answers ping, and close is idempotent", async () => {

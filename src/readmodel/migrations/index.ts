@@ -8,6 +8,7 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator } from "kysely";
 import type { ReadModelDialect } from "../tables.js";
 import { createOrdersMigration } from "./0001-create-orders.js";
+import { createOrderVersionsAndShipmentsMigration } from "./0002-order-versions-and-shipments.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
 export const MIGRATION_TABLE = "oms_readmodel_migration";
@@ -21,6 +22,7 @@ export const MIGRATION_LOCK_TABLE = "oms_readmodel_migration_lock";
 export function createReadModelMigrations(dialect: ReadModelDialect): Record<string, Migration> {
   return {
     "0001_create_orders": createOrdersMigration(dialect),
+    "0002_order_versions_and_shipments": createOrderVersionsAndShipmentsMigration(dialect),
   };
 }
 
