@@ -10,7 +10,7 @@ export default defineConfig({
     // Test files start servers and workers: two at a time keeps a 2-core machine responsive.
     maxWorkers: 2,
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 30_000,
     reporters: ["default", "json"],
     outputFile: { json: ".oms/test-results.json" },
   },

@@ -1,16 +1,30 @@
-import { createInventoryActivities } from "./inventory.js";
+import type { DownstreamClients } from "../clients/downstream.js";
+import type { OrderStore } from "../readmodel/store.js";
+import { createInventoryActivities } from "./inventory-activities.js";
+import { createNotificationActivities } from "./notification-activities.js";
+import { createPaymentActivities } from "./payment-activities.js";
+import { createReadModelActivities } from "./read-model-activities.js";
+import { createShippingActivities } from "./shipping-activities.js";
 
-export type { ReservationResult, ReserveInventoryInput } from "./inventory.js";
+export type { ReservationResult, ReserveInventoryInput } from "./inventory-activities.js";
+export type { NotificationInput, NotificationKind } from "./notification-activities.js";
+export type { AuthorizeInput, AuthorizeResult } from "./payment-activities.js";
+export type { BookShipmentInput } from "./shipping-activities.js";
 
-/** Dependencies of the activities: the downstream clients and settings the worker passes in. */
+/** What the activities need; the worker passes them in. */
 export interface ActivityDependencies {
-  defaultWarehouseId: string;
+  clients: DownstreamClients;
+  store: OrderStore;
 }
 
 /** Every activity the worker registers; workflows see only their types. */
 export function createActivities(deps: ActivityDependencies) {
   return {
-    ...createInventoryActivities({ defaultWarehouseId: deps.defaultWarehouseId }),
+    ...createInventoryActivities(deps.clients),
+    ...createPaymentActivities(deps.clients),
+    ...createShippingActivities(deps.clients),
+    ...createNotificationActivities(deps.clients),
+    ...createReadModelActivities(deps.store),
   };
 }
 

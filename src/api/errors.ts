@@ -1,13 +1,23 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+
+type ConnectErrorDetail = ConstructorParameters<typeof ConnectError>[3] extends
+  | (infer T)[]
+  | undefined
+  ? T
+  : never;
+
 import type { Logger } from "pino";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import {
   DependencyUnavailableError,
   DomainError,
+  InvalidFieldError,
+  LimitExceededError,
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
+  ShipmentNotFoundError,
 } from "../domain/errors.js";
 
 /** google.rpc.ErrorInfo.domain of every error this service raises. */
@@ -15,7 +25,10 @@ export const ERROR_DOMAIN = "oms.example.com";
 
 /** The one place where domain outcomes become gRPC status codes (table: docs/errors.md). */
 function codeOf(err: DomainError): Code {
-  if (err instanceof OrderNotFoundError) return Code.NotFound;
+  if (err instanceof OrderNotFoundError || err instanceof ShipmentNotFoundError)
+    return Code.NotFound;
+  if (err instanceof InvalidFieldError) return Code.InvalidArgument;
+  if (err instanceof LimitExceededError) return Code.ResourceExhausted;
   if (err instanceof OrderConflictError) return Code.AlreadyExists;
   if (err instanceof OrderStateError) return Code.FailedPrecondition;
   if (err instanceof DependencyUnavailableError) return Code.Unavailable;
@@ -52,9 +65,15 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
   if (err instanceof DomainError) {
     if (err instanceof DependencyUnavailableError)
       logger.warn({ err: err.cause ?? err }, err.message);
-    return new ConnectError(err.message, codeOf(err), undefined, [
-      errorInfo(err.reason, err.metadata),
-    ]);
+    const details: ConnectErrorDetail[] = [errorInfo(err.reason, err.metadata)];
+    if (err instanceof InvalidFieldError) {
+      const fieldViolations = [{ field: err.field, description: err.message }];
+      details.unshift({
+        desc: BadRequestSchema,
+        value: create(BadRequestSchema, { fieldViolations }),
+      });
+    }
+    return new ConnectError(err.message, codeOf(err), undefined, details);
   }
   logger.error({ err }, "unexpected error in handler");
   return new ConnectError("internal error", Code.Internal, undefined, [errorInfo("INTERNAL")]);

@@ -24,7 +24,11 @@ import {
   ShipmentSchema,
   ShipmentStatus,
 } from "../../gen/oms/v1/order_pb.js";
-import type { SubmitOrderRequest } from "../../gen/oms/v1/order_service_pb.js";
+import {
+  type OrderEvent,
+  OrderEventSchema,
+  type SubmitOrderRequest,
+} from "../../gen/oms/v1/order_service_pb.js";
 import type * as domain from "../domain/order.js";
 
 export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
@@ -126,4 +130,24 @@ function amountsToProto(a: domain.Amounts) {
 /** Empty string (not yet happened) → unset. */
 function timestamp(iso: string): Timestamp | undefined {
   return iso === "" ? undefined : timestampFromDate(new Date(iso));
+}
+
+export function timelineEntryToProto(entry: domain.TimelineEntry): OrderEvent {
+  return create(OrderEventSchema, {
+    sequence: BigInt(entry.sequence),
+    time: timestamp(entry.time),
+    actor: entry.actor,
+    fromStatus: entry.fromStatus === null ? OrderStatus.UNSPECIFIED : OrderStatus[entry.fromStatus],
+    toStatus: OrderStatus[entry.toStatus],
+    reason: entry.reason,
+    version: BigInt(entry.version),
+  });
+}
+
+/** Proto statuses (validated: defined, not UNSPECIFIED) → domain statuses; none → undefined (any). */
+export function orderStatusesFromProto(
+  statuses: readonly OrderStatus[],
+): domain.OrderStatus[] | undefined {
+  if (statuses.length === 0) return undefined;
+  return statuses.map((s) => OrderStatus[s] as domain.OrderStatus);
 }

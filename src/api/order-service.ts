@@ -2,33 +2,101 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   CancelOrderResponseSchema,
+  GetOrderHistoryResponseSchema,
   GetOrderResponseSchema,
+  ListOrdersResponseSchema,
   type OrderService,
+  Resolution,
+  ResolveUnavailableItemsResponseSchema,
   SubmitOrderResponseSchema,
+  WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
+import { InvalidFieldError, OrderNotFoundError } from "../domain/errors.js";
+import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
-import { orderToProto, submissionFromProto } from "./mapping.js";
+import {
+  orderStatusesFromProto,
+  orderToProto,
+  submissionFromProto,
+  timelineEntryToProto,
+} from "./mapping.js";
 import { principalOf } from "./principal.js";
+import type { createOrderWatcher } from "./watch-order.js";
+
+export interface OrderServiceDependencies {
+  commands: OrderCommands;
+  store: OrderStore;
+  watch: ReturnType<typeof createOrderWatcher>;
+}
 
 /**
  * oms.v1.OrderService. Requests arrive validated (validation interceptor);
- * errors leave mapped (error interceptor). Handlers only translate and delegate.
+ * errors leave mapped (error interceptor). Writes go to the workflows, reads
+ * to the read model; handlers only translate and delegate.
  */
 export function createOrderServiceHandlers(
-  commands: OrderCommands,
+  deps: OrderServiceDependencies,
 ): ServiceImpl<typeof OrderService> {
+  const { commands, store } = deps;
   return {
     async submitOrder(req, ctx) {
       const order = await commands.submit(submissionFromProto(req), principalOf(ctx));
       return create(SubmitOrderResponseSchema, { order: orderToProto(order) });
     },
+
     async getOrder(req) {
-      const order = await commands.get(req.orderId);
+      const order = await store.getOrder(req.orderId);
+      if (order === null) throw new OrderNotFoundError(req.orderId);
       return create(GetOrderResponseSchema, { order: orderToProto(order) });
     },
+
     async cancelOrder(req, ctx) {
       const order = await commands.cancel(req.orderId, req.reason, principalOf(ctx));
       return create(CancelOrderResponseSchema, { order: orderToProto(order) });
+    },
+
+    async resolveUnavailableItems(req, ctx) {
+      const resolution =
+        req.resolution === Resolution.CANCEL_ORDER ? "CANCEL_ORDER" : "PROCEED_WITHOUT_UNAVAILABLE";
+      const order = await commands.resolveUnavailableItems(
+        req.orderId,
+        resolution,
+        principalOf(ctx),
+      );
+      return create(ResolveUnavailableItemsResponseSchema, { order: orderToProto(order) });
+    },
+
+    async listOrders(req) {
+      try {
+        const page = await store.listOrders({
+          customerId: req.customerId || undefined,
+          statuses: orderStatusesFromProto(req.statuses),
+          pageSize: req.pageSize,
+          pageToken: req.pageToken || undefined,
+        });
+        return create(ListOrdersResponseSchema, {
+          orders: page.orders.map(orderToProto),
+          nextPageToken: page.nextPageToken,
+        });
+      } catch (err) {
+        if (err instanceof ReadModelArgumentError)
+          throw new InvalidFieldError(err.field, err.message);
+        throw err;
+      }
+    },
+
+    async *watchOrder(req, ctx) {
+      for await (const order of deps.watch(req.orderId, Number(req.sinceVersion), ctx.signal)) {
+        yield create(WatchOrderResponseSchema, { order: orderToProto(order) });
+      }
+    },
+
+    async getOrderHistory(req) {
+      const events = await store.getHistory(req.orderId);
+      if (events.length === 0 && (await store.getOrder(req.orderId)) === null) {
+        throw new OrderNotFoundError(req.orderId);
+      }
+      return create(GetOrderHistoryResponseSchema, { events: events.map(timelineEntryToProto) });
     },
   };
 }

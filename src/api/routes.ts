@@ -4,14 +4,15 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
-import type { OrderCommands } from "../temporal/order-commands.js";
+import { ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
 import { createHealthService } from "./health/health-service.js";
 import type { HealthStatus } from "./health/health-status.js";
-import { createOrderServiceHandlers } from "./order-service.js";
+import { createOrderServiceHandlers, type OrderServiceDependencies } from "./order-service.js";
 import { createReflectionService } from "./reflection/reflection-service.js";
+import { createShipmentServiceHandlers } from "./shipment-service.js";
 
 /** The services callers use; health reports on each of them. */
-export const BUSINESS_SERVICES: readonly DescService[] = [OrderService];
+export const BUSINESS_SERVICES: readonly DescService[] = [OrderService, ShipmentService];
 
 /**
  * A `buf build` image of proto/oms (npm run generate). Generated code carries
@@ -19,8 +20,7 @@ export const BUSINESS_SERVICES: readonly DescService[] = [OrderService];
  */
 const DESCRIPTOR_IMAGE = new URL("../../descriptors/oms.binpb", import.meta.url);
 
-export interface RouteDependencies {
-  commands: OrderCommands;
+export interface RouteDependencies extends OrderServiceDependencies {
   /** Serve grpc.health.v1 from this status (omit to not serve health). */
   health?: { status: HealthStatus; signal: AbortSignal };
   /** Serve gRPC server reflection. */
@@ -38,7 +38,8 @@ export function createRoutes(deps: RouteDependencies): (router: ConnectRouter) =
     ? createHealthService(deps.health.status, { signal: deps.health.signal })
     : undefined;
   return (router) => {
-    router.service(OrderService, createOrderServiceHandlers(deps.commands));
+    router.service(OrderService, createOrderServiceHandlers(deps));
+    router.service(ShipmentService, createShipmentServiceHandlers(deps.commands));
     health?.register(router);
     reflection?.register(router);
   };

@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
@@ -51,6 +51,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     session.once("close", () => sessions.delete(session));
   });
   server.on("sessionError", (err) => options.logger.debug({ err }, "http2 session error"));
+  // Raw sockets too: a session whose client reset a stream can end up closed
+  // while its socket stays open, and server.close() would wait for it forever.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -71,13 +78,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // GOAWAY: no new streams; streams in flight may finish.
         for (const session of sessions) session.close();
-        const timer = setTimeout(() => {
+        const deadline = Date.now() + graceMs;
+        const sweep = setInterval(() => {
+          const idle = [...sessions].every((s) => s.closed || s.destroyed);
+          if (!idle && Date.now() < deadline) return;
+          // Grace over (or nothing left in flight): abort handlers, drop connections.
           shutdown.abort();
           for (const session of sessions) session.destroy();
-        }, graceMs);
-        timer.unref();
+          for (const socket of sockets) socket.destroy();
+        }, 50);
         await closed;
-        clearTimeout(timer);
+        clearInterval(sweep);
       })();
       return closing;
     },

@@ -1,11 +1,17 @@
 /**
  * The parts every command is made of, each started from the one validated
- * Config. `oms dev` starts all of them in one process; `oms api` and
- * `oms worker` start one each; tests start them the same way.
+ * Config. `oms dev` starts all of them in one process; `oms api`,
+ * `oms worker` and `oms reference-services` start one each; tests start them
+ * the same way.
  */
+
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, type Worker } from "@temporalio/worker";
 import type { Logger } from "pino";
+import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
 import { createActivities } from "../activities/index.js";
 import { startDependencyMonitor } from "../api/dependency-monitor.js";
 import { createErrorInterceptor } from "../api/error-interceptor.js";
@@ -18,16 +24,30 @@ import {
 import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
 import { createValidationInterceptor } from "../api/validation.js";
-import type { Config } from "../config/config.js";
+import { createOrderWatcher } from "../api/watch-order.js";
+import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
+import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
+import { createStore } from "../readmodel/create-store.js";
+import type { OrderStore } from "../readmodel/store.js";
+import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderCommands } from "../temporal/order-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
+function openStore(config: Config): Promise<OrderStore> {
+  return createStore({
+    databaseUrl: config.readModel.databaseUrl,
+    dataDir: config.dataDir,
+    pageTokenSecret: config.readModel.pageTokenSecret,
+  });
+}
+
 export interface RunningApi {
   server: ApiServer;
   health: HealthStatus;
+  store: OrderStore;
   stop(): Promise<void>;
 }
 
@@ -36,18 +56,28 @@ export async function startApi(
   temporalAddress: string,
   logger: Logger,
 ): Promise<RunningApi> {
+  const store = await openStore(config);
   const connection = await Connection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const commands = createOrderCommands({
     client,
+    store,
     taskQueue: config.temporal.taskQueue,
     pricing: DEFAULT_PRICING,
-    fulfillmentDelayMs: config.workflow.fulfillmentDelayMs,
+    customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
   });
-  // Health: NOT_SERVING until the first probe shows every dependency reachable.
+  // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();
+  const watch = createOrderWatcher({
+    store,
+    pollIntervalMs: config.watch.pollIntervalMs,
+    maxStreams: config.watch.maxStreams,
+    draining: draining.signal,
+  });
+
+  // Health: NOT_SERVING until the first probe shows every dependency reachable.
   const health = createHealthStatus({
     initial: Object.fromEntries(
       [OVERALL_SERVICE, ...BUSINESS_SERVICES.map((s) => s.typeName)].map((name) => [
@@ -63,6 +93,7 @@ export async function startApi(
         probe: (signal) =>
           connection.withAbortSignal(signal, () => connection.workflowService.getSystemInfo({})),
       },
+      { name: "read model", probe: () => store.ping() },
     ],
     intervalMs: config.api.healthProbeIntervalMs,
     timeoutMs: Math.min(2_000, config.api.healthProbeIntervalMs),
@@ -74,11 +105,14 @@ export async function startApi(
     logger,
   });
   await monitor.ready;
+
   const server = await startApiServer({
     host: config.api.host,
     port: config.api.port,
     routes: createRoutes({
       commands,
+      store,
+      watch,
       health: config.api.health ? { status: health, signal: draining.signal } : undefined,
       reflection: config.api.reflection,
     }),
@@ -91,13 +125,15 @@ export async function startApi(
   return {
     server,
     health,
+    store,
     async stop() {
-      // Tell load balancers first, end health watches, then drain calls.
+      // Tell load balancers first, end long-lived streams, then drain calls.
       health.shutdown();
       draining.abort();
       monitor.stop();
       await server.close(config.api.shutdownGraceMs);
       await connection.close();
+      await store.close();
     },
   };
 }
@@ -107,12 +143,31 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/** The downstream URLs a worker calls; `fallback` fills the unset ones (oms dev's reference services). */
+export function downstreamUrls(config: Config, fallback?: string): DownstreamUrls {
+  const { urls } = config.downstream;
+  const missing = Object.entries(urls)
+    .filter(([, url]) => url === undefined)
+    .map(([name]) => `OMS_${name.toUpperCase()}_URL`);
+  if (missing.length > 0 && fallback === undefined) {
+    throw new ConfigError(missing.map((name) => `${name} must be set for the worker`));
+  }
+  return {
+    inventory: urls.inventory ?? (fallback as string),
+    payments: urls.payments ?? (fallback as string),
+    shipping: urls.shipping ?? (fallback as string),
+    notifications: urls.notifications ?? (fallback as string),
+  };
+}
+
 export async function startWorker(
   config: Config,
   temporalAddress: string,
+  urls: DownstreamUrls,
   logger: Logger,
 ): Promise<RunningWorker> {
   const bundle = await ensureWorkflowBundle(config.cacheDir, logger);
+  const store = await openStore(config);
   const connection = await NativeConnection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
@@ -121,7 +176,10 @@ export async function startWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
-    activities: createActivities({ defaultWarehouseId: "wh-east" }),
+    activities: createActivities({
+      clients: createDownstreamClients(urls, config.downstream.timeoutMs),
+      store,
+    }),
   });
   const running = worker.run();
   running.catch((err: unknown) => logger.fatal({ err }, "worker stopped with an error"));
@@ -131,6 +189,39 @@ export async function startWorker(
       if (worker.getState() === "RUNNING") worker.shutdown();
       await running.catch(() => {});
       await connection.close();
+      await store.close();
     },
   };
+}
+
+/**
+ * The reference implementations of the downstream services, with the
+ * simulated courier reporting to the OMS API (when enabled), so orders
+ * complete by themselves.
+ */
+export async function startReferenceServicesFromConfig(
+  config: Config,
+  omsApiUrl: string,
+  logger: Logger,
+): Promise<ReferenceServices> {
+  const rs = config.referenceServices;
+  const shipments = createClient(ShipmentService, createGrpcTransport({ baseUrl: omsApiUrl }));
+  return startReferenceServices({
+    host: rs.host,
+    port: rs.port,
+    logger: logger.child({ component: "reference-services" }),
+    simulatedCourier: rs.simulatedCourier
+      ? {
+          dispatchDelayMs: rs.courierDispatchDelayMs,
+          deliverDelayMs: rs.courierDeliveryDelayMs,
+          async reportEvent({ shipmentId, event, occurredAt }) {
+            await shipments.reportShipmentEvent({
+              shipmentId,
+              event: event === "DISPATCHED" ? ShipmentEvent.DISPATCHED : ShipmentEvent.DELIVERED,
+              occurredAt: timestampFromDate(occurredAt),
+            });
+          },
+        }
+      : false,
+  });
 }

@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 /**
  * The one command line: `oms dev | api | worker`.
- *   dev     everything in one process tree: embedded Temporal dev server
- *           (unless TEMPORAL_ADDRESS is set), worker and API
- *   api     the stateless API server only
- *   worker  the workflow and activity worker only
+ *   dev                 everything in one process tree: embedded Temporal dev
+ *                       server (unless TEMPORAL_ADDRESS is set), the reference
+ *                       downstream services (for URLs not set), worker and API
+ *   api                 the stateless API server only
+ *   worker              the workflow and activity worker only
+ *   reference-services  the reference inventory, payments, shipping and
+ *                       notifications services, with the simulated courier
  */
 import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { startDevServer } from "../temporal/dev-server.js";
-import { startApi, startWorker } from "./components.js";
+import {
+  downstreamUrls,
+  startApi,
+  startReferenceServicesFromConfig,
+  startWorker,
+} from "./components.js";
 import { createLogger } from "./logger.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 
@@ -35,11 +43,22 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
       address = server.address;
       uiUrl = server.uiUrl;
     }
-    const worker = await startWorker(config, address, logger);
+    const apiUrl = `http://127.0.0.1:${config.api.port}`;
+    let fallback: string | undefined;
+    if (Object.values(config.downstream.urls).some((url) => url === undefined)) {
+      const refs = await startReferenceServicesFromConfig(
+        config,
+        config.referenceServices.omsApiUrl ?? apiUrl,
+        logger,
+      );
+      stops.unshift(refs.stop);
+      fallback = refs.url;
+    }
+    const worker = await startWorker(config, address, downstreamUrls(config, fallback), logger);
     stops.unshift(worker.stop);
     const api = await startApi(config, address, logger);
     stops.unshift(api.stop);
-    printBanner(config, api.server.port, address, uiUrl);
+    printBanner(config, api.server.port, address, uiUrl, fallback);
     return stops;
   },
   async api(config, logger) {
@@ -48,9 +67,20 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     return [api.stop];
   },
   async worker(config, logger) {
-    const worker = await startWorker(config, requireAddress(config), logger);
+    const worker = await startWorker(
+      config,
+      requireAddress(config),
+      downstreamUrls(config),
+      logger,
+    );
     logger.info({ taskQueue: config.temporal.taskQueue }, "worker polling");
     return [worker.stop];
+  },
+  async "reference-services"(config, logger) {
+    const apiUrl = config.referenceServices.omsApiUrl ?? `http://127.0.0.1:${config.api.port}`;
+    const refs = await startReferenceServicesFromConfig(config, apiUrl, logger);
+    logger.info({ url: refs.url, courierReportsTo: apiUrl }, "reference services listening");
+    return [refs.stop];
   },
 };
 
@@ -68,19 +98,30 @@ function printBanner(
   apiPort: number,
   temporalAddress: string,
   uiUrl: string | undefined,
+  referenceServicesUrl: string | undefined,
 ): void {
   const api = `localhost:${apiPort}`;
+  const order = JSON.stringify({
+    order_id: "demo-1",
+    customer_id: "c-1",
+    currency_code: "USD",
+    items: [
+      { sku: "KEYBOARD-MX", quantity: 1, unit_price_minor: "8900" },
+      { sku: "SKU-1", quantity: 2, unit_price_minor: "1250" },
+    ],
+    shipping_address: { name: "Ada", line1: "1 Main St", city: "Springfield", country_code: "US" },
+  });
   const lines = [
     "",
     "oms is ready",
     `  API (gRPC, gRPC-Web, Connect)  ${api}`,
     `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
     `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
+    `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
     "",
     "Try:",
-    `  npx buf curl --http2-prior-knowledge --protocol grpc --schema proto \\`,
-    `    -d '{"order_id":"demo-1","customer_id":"c-1","currency_code":"USD","items":[{"sku":"SKU-1","quantity":2,"unit_price_minor":"1250"}],"shipping_address":{"name":"Ada","line1":"1 Main St","city":"Springfield","country_code":"US"}}' \\`,
-    `    http://${api}/oms.v1.OrderService/SubmitOrder`,
+    `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+    `  .tools/bin/grpcurl -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -48,12 +48,42 @@ export interface Config {
   /** Rebuildable artifacts, e.g. the workflow bundle. */
   cacheDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  readModel: {
+    /** postgres://… for PostgreSQL; unset: SQLite at <dataDir>/readmodel.sqlite. */
+    databaseUrl: string | undefined;
+    /** HMAC key of ListOrders page tokens; the same on every API replica. */
+    pageTokenSecret: string;
+  };
+  watch: {
+    /** How often a WatchOrder stream looks for new versions. */
+    pollIntervalMs: number;
+    /** Concurrent WatchOrder streams per API process; more get RESOURCE_EXHAUSTED. */
+    maxStreams: number;
+  };
   workflow: {
-    /**
-     * Stand-in for the courier until the downstream services exist: how long
-     * an order stays PROCESSING (and cancellable) before it completes.
-     */
-    fulfillmentDelayMs: number;
+    /** How long an order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
+    customerActionTimeoutMs: number;
+  };
+  downstream: {
+    /** Base URLs of the services the workers call; unset ones are served by `oms dev`'s reference services. */
+    urls: {
+      inventory: string | undefined;
+      payments: string | undefined;
+      shipping: string | undefined;
+      notifications: string | undefined;
+    };
+    /** Deadline of one downstream call. */
+    timeoutMs: number;
+  };
+  referenceServices: {
+    host: string;
+    port: number;
+    /** A simulated courier reports DISPATCHED and DELIVERED for every booking. */
+    simulatedCourier: boolean;
+    courierDispatchDelayMs: number;
+    courierDeliveryDelayMs: number;
+    /** Where the simulated courier reports events (the OMS API). */
+    omsApiUrl: string | undefined;
   };
 }
 
@@ -65,6 +95,12 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * Fine on one machine; every multi-replica deployment sets its own, shared
+ * by all API replicas, so a token from one replica works on the others.
+ */
+const DEV_PAGE_TOKEN_SECRET = "oms-dev-page-token-secret-change-me";
 
 /** Reads and validates the configuration; throws ConfigError listing every bad value. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -117,8 +153,38 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       "debug",
       "trace",
     ] as const),
+    readModel: {
+      databaseUrl: read.optional("OMS_DATABASE_URL"),
+      pageTokenSecret: read.string("OMS_PAGE_TOKEN_SECRET", DEV_PAGE_TOKEN_SECRET),
+    },
+    watch: {
+      pollIntervalMs: read.int("OMS_WATCH_POLL_INTERVAL_MS", 200, 10, 60_000),
+      maxStreams: read.int("OMS_WATCH_MAX_STREAMS", 1_000, 1, 100_000),
+    },
     workflow: {
-      fulfillmentDelayMs: read.int("OMS_FULFILLMENT_DELAY_MS", 30_000, 0, 7 * 24 * 3_600_000),
+      customerActionTimeoutMs: read.int(
+        "OMS_CUSTOMER_ACTION_TIMEOUT_MS",
+        24 * 3_600_000,
+        1,
+        30 * 24 * 3_600_000,
+      ),
+    },
+    downstream: {
+      urls: {
+        inventory: read.optional("OMS_INVENTORY_URL"),
+        payments: read.optional("OMS_PAYMENTS_URL"),
+        shipping: read.optional("OMS_SHIPPING_URL"),
+        notifications: read.optional("OMS_NOTIFICATIONS_URL"),
+      },
+      timeoutMs: read.int("OMS_DOWNSTREAM_TIMEOUT_MS", 10_000, 100, 600_000),
+    },
+    referenceServices: {
+      host: read.string("OMS_REFERENCE_SERVICES_HOST", "127.0.0.1"),
+      port: read.port("OMS_REFERENCE_SERVICES_PORT", 50052),
+      simulatedCourier: read.bool("OMS_SIMULATED_COURIER", true),
+      courierDispatchDelayMs: read.int("OMS_COURIER_DISPATCH_DELAY_MS", 5_000, 0, 3_600_000),
+      courierDeliveryDelayMs: read.int("OMS_COURIER_DELIVERY_DELAY_MS", 10_000, 0, 3_600_000),
+      omsApiUrl: read.optional("OMS_API_URL"),
     },
   };
 

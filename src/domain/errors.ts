@@ -48,3 +48,29 @@ export class DependencyUnavailableError extends DomainError {
     super(`${dependency} is unavailable; retry later`, { dependency }, options);
   }
 }
+
+export class ShipmentNotFoundError extends DomainError {
+  readonly reason = "SHIPMENT_NOT_FOUND";
+  constructor(shipmentId: string) {
+    super(`no order has a shipment "${shipmentId}"`, { shipment_id: shipmentId });
+  }
+}
+
+/** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */
+export class InvalidFieldError extends DomainError {
+  readonly reason = "INVALID_REQUEST";
+  constructor(
+    readonly field: string,
+    description: string,
+  ) {
+    super(`invalid request: ${field}: ${description}`, { field });
+  }
+}
+
+/** Too many of something at once (e.g. WatchOrder streams); retry later. */
+export class LimitExceededError extends DomainError {
+  readonly reason = "LIMIT_EXCEEDED";
+  constructor(what: string, limit: number) {
+    super(`too many ${what} (limit ${limit}); retry later`, { limit: String(limit) });
+  }
+}

@@ -1,9 +1,10 @@
+import { fulfillmentCancellable } from "./completion.js";
 import type { Order } from "./order.js";
 
 /**
- * Whether a cancellation can still change anything: true while some
- * fulfillment (or the whole order, before fulfillments exist) has not been
- * dispatched and the order has not ended.
+ * Whether a cancellation can still change anything: true while the order has
+ * not ended and some fulfillment (or the whole order, before fulfillments
+ * exist) has not been dispatched.
  */
 export function canCancel(order: Order): boolean {
   switch (order.status) {
@@ -11,12 +12,7 @@ export function canCancel(order: Order): boolean {
     case "CUSTOMER_ACTION_REQUIRED":
       return true;
     case "PROCESSING":
-      return (
-        order.fulfillments.length === 0 ||
-        order.fulfillments.some(
-          (f) => f.status === "PENDING" || f.status === "AUTHORIZED" || f.status === "BOOKED",
-        )
-      );
+      return order.fulfillments.length === 0 || order.fulfillments.some(fulfillmentCancellable);
     default:
       return false;
   }

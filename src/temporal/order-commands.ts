@@ -12,87 +12,113 @@ import {
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
+  ShipmentNotFoundError,
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
-import { orderWorkflowId } from "../domain/ids.js";
+import { fulfillmentWorkflowId, orderWorkflowId } from "../domain/ids.js";
 import { newOrder } from "../domain/new-order.js";
-import type { Order, OrderSubmission } from "../domain/order.js";
+import type { Fulfillment, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { OrderStore } from "../readmodel/store.js";
 import {
   cancelOrderUpdate,
-  getOrderQuery,
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
+  type Resolution,
+  reportShipmentEventUpdate,
+  resolveUnavailableItemsUpdate,
+  type ShipmentEvent,
   WorkflowFailureType,
 } from "../workflows/messages.js";
 
 /** What the API asks of Temporal. Every method throws only DomainErrors. */
 export interface OrderCommands {
   submit(submission: OrderSubmission, principal: string): Promise<Order>;
-  get(orderId: string): Promise<Order>;
   cancel(orderId: string, reason: string, principal: string): Promise<Order>;
+  resolveUnavailableItems(
+    orderId: string,
+    resolution: Resolution,
+    principal: string,
+  ): Promise<Order>;
+  reportShipmentEvent(
+    shipmentId: string,
+    event: ShipmentEvent,
+    occurredAt: string,
+  ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
 }
 
 export interface OrderCommandsOptions {
   client: Client;
+  store: OrderStore;
   taskQueue: string;
   pricing: PricingPolicy;
-  fulfillmentDelayMs: number;
+  customerActionTimeoutMs: number;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
 
-const MEMO_FINGERPRINT = "submissionFingerprint";
+const SHIPMENT_PROGRESS: readonly ShipmentStatus[] = [
+  "PENDING",
+  "BOOKED",
+  "DISPATCHED",
+  "DELIVERED",
+];
+
+interface SubmitMemo {
+  submissionFingerprint: string;
+  acceptTime: string;
+}
 
 export function createOrderCommands(options: OrderCommandsOptions): OrderCommands {
-  const { client, taskQueue, pricing, fulfillmentDelayMs } = options;
+  const { client, store, taskQueue, pricing } = options;
   const now = options.now ?? (() => new Date());
   const handleOf = (orderId: string) => client.workflow.getHandle(orderWorkflowId(orderId));
 
-  const get = (orderId: string): Promise<Order> =>
-    guard(async () => {
-      try {
-        return await handleOf(orderId).query(getOrderQuery);
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new OrderNotFoundError(orderId);
-        throw err;
-      }
-    });
+  /** The order from the read model; NOT_FOUND when there is none. */
+  const stored = async (orderId: string): Promise<Order> => {
+    const order = await store.getOrder(orderId);
+    if (order === null) throw new OrderNotFoundError(orderId);
+    return order;
+  };
 
   return {
     submit: (submission, principal) =>
       guard(async () => {
         const fingerprint = submissionFingerprint(submission);
+        const acceptTime = now().toISOString();
         const input: OrderWorkflowInput = {
           submission,
-          acceptTime: now().toISOString(),
+          acceptTime,
           submittedBy: principal,
           pricing,
-          fulfillmentDelayMs,
+          customerActionTimeoutMs: options.customerActionTimeoutMs,
         };
+        const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {
           await client.workflow.start(ORDER_WORKFLOW_TYPE, {
             taskQueue,
             workflowId: orderWorkflowId(submission.orderId),
             args: [input],
-            memo: { [MEMO_FINGERPRINT]: fingerprint },
+            memo: { ...memo },
             // An order id is used once, ever: a closed order's id is not reused either.
             workflowIdConflictPolicy: "FAIL",
             workflowIdReusePolicy: "REJECT_DUPLICATE",
           });
-          return newOrder(submission, input.acceptTime, pricing);
+          return await saveAccepted(submission, acceptTime, principal);
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }
         // A workflow for this id exists: the same submission again, or a conflict.
         const description = await handleOf(submission.orderId).describe();
-        if (description.memo?.[MEMO_FINGERPRINT] !== fingerprint) {
+        const existing = description.memo as Partial<SubmitMemo> | undefined;
+        if (existing?.submissionFingerprint !== fingerprint)
           throw new OrderConflictError(submission.orderId);
-        }
-        return get(submission.orderId);
+        return (
+          (await store.getOrder(submission.orderId)) ??
+          // Accepted, but neither the first API call nor the workflow has written it yet.
+          (await saveAccepted(submission, existing.acceptTime ?? acceptTime, principal))
+        );
       }),
-
-    get,
 
     cancel: (orderId, reason, principal) =>
       guard(async () => {
@@ -101,31 +127,130 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
             args: [{ description: reason, requestedBy: principal }],
           });
         } catch (err) {
-          if (
-            err instanceof WorkflowUpdateFailedError &&
-            err.cause instanceof ApplicationFailure &&
-            err.cause.type === WorkflowFailureType.NotCancellable
-          ) {
-            throw notCancellable(orderId, err.cause.message);
-          }
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          rethrowRejection(err, orderId);
         }
-        // No running workflow: unknown order (get throws NOT_FOUND) or one that has ended.
-        const order = await get(orderId);
+        // No running workflow: unknown order (NOT_FOUND) or one that has ended.
+        const order = await stored(orderId);
         if (order.status === "CANCELLED") return order;
         throw notCancellable(
           orderId,
           `order "${orderId}" is ${order.status.toLowerCase()}; nothing is left to cancel`,
         );
       }),
+
+    resolveUnavailableItems: (orderId, resolution, principal) =>
+      guard(async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(resolveUnavailableItemsUpdate, {
+            args: [{ resolution, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        const order = await stored(orderId);
+        throw new OrderStateError(
+          WorkflowFailureType.NotAwaitingAction,
+          `order "${orderId}" is ${order.status.toLowerCase()}; it is not waiting for a decision on unavailable items`,
+          { order_id: orderId },
+        );
+      }),
+
+    reportShipmentEvent: (shipmentId, event, occurredAt) =>
+      guard(async () => {
+        const owner = await store.findShipment(shipmentId);
+        if (owner === null) throw new ShipmentNotFoundError(shipmentId);
+        const handle = client.workflow.getHandle(fulfillmentWorkflowId(owner.fulfillmentId));
+        let fulfillment: Fulfillment;
+        try {
+          fulfillment = await handle.executeUpdate(reportShipmentEventUpdate, {
+            args: [{ event, occurredAt }],
+          });
+        } catch (err) {
+          if (isRejection(err)) {
+            throw new OrderStateError(
+              WorkflowFailureType.ShipmentEventOutOfOrder,
+              rejectionMessage(err),
+              {
+                shipment_id: shipmentId,
+                order_id: owner.orderId,
+              },
+            );
+          }
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // The fulfillment has ended: a repeat of what it saw is fine, anything else is not.
+          fulfillment = (await handle.result()) as Fulfillment;
+          const applied =
+            fulfillment.shipment.status === "DELIVERED" ||
+            (event === "DISPATCHED" && fulfillment.shipment.status === "DISPATCHED");
+          if (!applied) {
+            throw new OrderStateError(
+              WorkflowFailureType.ShipmentEventOutOfOrder,
+              `shipment ${shipmentId} is ${fulfillment.shipment.status.toLowerCase()}; ${event.toLowerCase()} does not follow`,
+              { shipment_id: shipmentId, order_id: owner.orderId },
+            );
+          }
+        }
+        // The handler answers before the workflow applies the event: report the later of the two.
+        const status =
+          SHIPMENT_PROGRESS.indexOf(fulfillment.shipment.status) >= SHIPMENT_PROGRESS.indexOf(event)
+            ? fulfillment.shipment.status
+            : event;
+        return { orderId: owner.orderId, fulfillmentId: owner.fulfillmentId, status };
+      }),
   };
+
+  /**
+   * Read-your-writes without waiting for a worker: the API writes version 1
+   * itself, exactly as the workflow will (same function, same accept time);
+   * the store ignores whichever write comes second.
+   */
+  async function saveAccepted(
+    submission: OrderSubmission,
+    acceptTime: string,
+    principal: string,
+  ): Promise<Order> {
+    const order = newOrder(submission, acceptTime, pricing);
+    await store.saveOrder(order, [
+      {
+        orderId: order.orderId,
+        sequence: 1,
+        time: acceptTime,
+        actor: principal,
+        fromStatus: null,
+        toStatus: "PENDING",
+        reason: "order accepted",
+        version: 1,
+      },
+    ]);
+    return order;
+  }
+}
+
+function isRejection(
+  err: unknown,
+): err is WorkflowUpdateFailedError & { cause: ApplicationFailure } {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure;
+}
+
+function rejectionMessage(err: WorkflowUpdateFailedError & { cause: ApplicationFailure }): string {
+  return err.cause.message;
+}
+
+/** An Update the workflow's validator refused becomes FAILED_PRECONDITION; a closed workflow falls through. */
+function rethrowRejection(err: unknown, orderId: string): void {
+  if (isRejection(err)) {
+    throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, {
+      order_id: orderId,
+    });
+  }
+  if (!(err instanceof WorkflowNotFoundError)) throw err;
 }
 
 function notCancellable(orderId: string, message: string): OrderStateError {
   return new OrderStateError(WorkflowFailureType.NotCancellable, message, { order_id: orderId });
 }
 
-/** Lets DomainErrors through and turns an unreachable Temporal into DependencyUnavailableError. */
+/** Lets DomainErrors through and turns an unreachable Temporal or store into DependencyUnavailableError. */
 async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();

@@ -1,71 +1,104 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
+  type ChildWorkflowHandle,
   condition,
-  proxyActivities,
+  log,
   setHandler,
+  startChild,
 } from "@temporalio/workflow";
-import type { Activities } from "../activities/index.js";
-import { fulfillmentId } from "../domain/ids.js";
+import type { NotificationKind } from "../activities/index.js";
+import {
+  finalOrderStatus,
+  fulfillmentCancellable,
+  fulfillmentEnded,
+} from "../domain/completion.js";
+import { fulfillmentId, fulfillmentWorkflowId } from "../domain/ids.js";
 import { newOrder } from "../domain/new-order.js";
-import type { Cancellation, Fulfillment, Order } from "../domain/order.js";
+import type { Cancellation, CancellationReason, Fulfillment, LineItem } from "../domain/order.js";
 import { invoiceFor, sumAmounts } from "../domain/pricing.js";
 import { canCancel } from "../domain/status-rules.js";
+import { activities, compensations, notifications, readModel } from "./activity-proxies.js";
+import { fulfillmentWorkflow } from "./fulfillment.js";
 import {
   type CancelOrderRequest,
+  cancelFulfillmentSignal,
   cancelOrderUpdate,
+  fulfillmentProgressSignal,
   getOrderQuery,
   type OrderWorkflowInput,
+  type Resolution,
+  type ResolveUnavailableItemsRequest,
+  resolveUnavailableItemsUpdate,
   WorkflowFailureType,
 } from "./messages.js";
-
-const { reserveInventory, releaseInventory } = proxyActivities<Activities>({
-  startToCloseTimeout: "30 seconds",
-  // Transient downstream errors are retried with backoff for as long as it takes;
-  // permanent ones are raised as non-retryable ApplicationFailures by the activity.
-  retry: {
-    initialInterval: "500 milliseconds",
-    backoffCoefficient: 2,
-    maximumInterval: "30 seconds",
-  },
-});
+import { createOrderRecorder } from "./order-recorder.js";
 
 /**
- * The life of one order. Skeleton pipeline: accept → reserve stock → wait for
- * fulfillment (a durable timer standing in for the courier) → complete;
- * cancellation before completion releases the reservation.
+ * The life of one order (spec section 5): accept → reserve → [customer
+ * decision on unavailable items] → one child workflow per warehouse → done.
+ * This workflow is the only writer of the order's read model: every
+ * transition becomes a version, written by a local activity before the order
+ * moves on.
  */
-export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
+export async function orderWorkflow(input: OrderWorkflowInput): Promise<void> {
   const { submission } = input;
-  let order = newOrder(input.submission, input.acceptTime, input.pricing);
+  const { orderId } = submission;
+  const recorder = createOrderRecorder(
+    newOrder(submission, input.acceptTime, input.pricing),
+    input.submittedBy,
+    readModel.saveOrder,
+  );
   let cancellation: Cancellation | null = null;
+  let resolution: Resolution | null = null;
+  const children = new Map<string, ChildWorkflowHandle<typeof fulfillmentWorkflow>>();
+  const sent: Promise<void>[] = [];
 
-  /** Applies a change as a new version of the order. */
-  const change = (patch: Partial<Order>): void => {
-    order = { ...order, ...patch, version: order.version + 1, updateTime: now() };
+  /** Best effort: a notification that keeps failing is logged, never fatal. */
+  const notify = (
+    kind: Exclude<NotificationKind, "UNSPECIFIED">,
+    subject = "",
+    data: Record<string, string> = {},
+  ) => {
+    sent.push(
+      notifications
+        .sendNotification({ orderId, customerId: submission.customerId, kind, subject, data })
+        .catch((err: unknown) => log.warn("notification not sent", { kind, error: String(err) })),
+    );
   };
 
-  setHandler(getOrderQuery, () => order);
+  const requestCancellation = (
+    reason: CancellationReason,
+    description: string,
+    requestedBy: string,
+  ) => {
+    if (cancellation !== null) return;
+    cancellation = { reason, description, requestedBy, requestTime: new Date().toISOString() };
+    recorder.change({ cancellation });
+    recorder.note(`cancellation requested${description ? `: ${description}` : ""}`, requestedBy);
+    for (const f of recorder.order.fulfillments) {
+      if (fulfillmentCancellable(f))
+        void children.get(f.fulfillmentId)?.signal(cancelFulfillmentSignal);
+    }
+  };
+
+  setHandler(getOrderQuery, () => recorder.order);
+
   setHandler(
     cancelOrderUpdate,
-    (request: CancelOrderRequest) => {
-      if (order.cancellation === null) {
-        cancellation = {
-          reason: "CUSTOMER",
-          description: request.description,
-          requestedBy: request.requestedBy,
-          requestTime: now(),
-        };
-        change({ cancellation });
-      }
-      return order;
+    async (request: CancelOrderRequest) => {
+      requestCancellation("CUSTOMER", request.description, request.requestedBy);
+      await recorder.commit();
+      return recorder.order;
     },
     {
       validator: (_request: CancelOrderRequest) => {
+        const order = recorder.order;
         if (order.cancellation === null && !canCancel(order)) {
           throw ApplicationFailure.create({
             type: WorkflowFailureType.NotCancellable,
-            message: `order "${order.orderId}" is ${order.status.toLowerCase()}; nothing is left to cancel`,
+            message: `order "${orderId}" is ${order.status.toLowerCase()}${order.status === "PROCESSING" ? " and every fulfillment has been dispatched" : ""}; nothing is left to cancel`,
             nonRetryable: true,
           });
         }
@@ -73,64 +106,213 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     },
   );
 
-  const reservation = await reserveInventory({
-    orderId: submission.orderId,
-    items: submission.items,
-  });
-  if (cancellation === null) {
-    const fulfillments = reservation.allocations.map(
-      (allocation, i): Fulfillment => ({
-        fulfillmentId: fulfillmentId(submission.orderId, i + 1),
-        warehouseId: allocation.warehouseId,
-        status: "PENDING",
-        items: allocation.items,
-        amounts: invoiceFor(allocation.items, input.pricing),
-        payment: {
-          status: "PENDING",
-          authorizationId: "",
-          authorizedMinor: 0,
-          capturedMinor: 0,
-          refundedMinor: 0,
-          declineReason: "",
-        },
-        shipment: {
-          shipmentId: "",
-          status: "PENDING",
-          courierReference: "",
-          dispatchTime: "",
-          deliveryTime: "",
-        },
-        statusReason: "",
-      }),
+  setHandler(
+    resolveUnavailableItemsUpdate,
+    async (request: ResolveUnavailableItemsRequest) => {
+      resolution = request.resolution;
+      if (request.resolution === "CANCEL_ORDER") {
+        requestCancellation(
+          "CUSTOMER",
+          "the customer declined a partial order",
+          request.requestedBy,
+        );
+      } else {
+        recorder.note(
+          "the customer chose to proceed without the unavailable items",
+          request.requestedBy,
+        );
+      }
+      await recorder.commit();
+      // Reply with the order as the decision left it (PROCESSING, or cancelling).
+      await condition(
+        () => recorder.order.status !== "CUSTOMER_ACTION_REQUIRED" || cancellation !== null,
+      );
+      await recorder.commit();
+      return recorder.order;
+    },
+    {
+      validator: (_request: ResolveUnavailableItemsRequest) => {
+        const order = recorder.order;
+        if (order.status !== "CUSTOMER_ACTION_REQUIRED" || resolution !== null) {
+          throw ApplicationFailure.create({
+            type: WorkflowFailureType.NotAwaitingAction,
+            message: `order "${orderId}" is ${order.status.toLowerCase()}; it is not waiting for a decision on unavailable items`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  setHandler(fulfillmentProgressSignal, (progress: Fulfillment) => {
+    const before = recorder.order.fulfillments.find(
+      (f) => f.fulfillmentId === progress.fulfillmentId,
     );
-    change({
-      status: "PROCESSING",
-      fulfillments,
-      amounts: sumAmounts(fulfillments.map((f) => f.amounts)),
+    if (before === undefined || fulfillmentEnded(before)) return;
+    replaceFulfillment(progress);
+    if (progress.status === "DISPATCHED" && before.status !== "DISPATCHED") {
+      notify("SHIPMENT_DISPATCHED", progress.fulfillmentId, {
+        courier_reference: progress.shipment.courierReference,
+      });
+    }
+    void recorder.commit();
+  });
+
+  const replaceFulfillment = (next: Fulfillment) => {
+    recorder.change({
+      fulfillments: recorder.order.fulfillments.map((f) =>
+        f.fulfillmentId === next.fulfillmentId ? next : f,
+      ),
     });
-    // Stand-in for courier dispatch: a durable timer, cut short by a cancellation.
-    await condition(() => cancellation !== null, input.fulfillmentDelayMs);
+  };
+
+  /** Ends the order; everything it held has been given back or delivered. */
+  const end = async () => {
+    await recorder.commit();
+    await Promise.all(sent);
+    await condition(allHandlersFinished);
+  };
+
+  /** Cancelled before any fulfillment started: only the reservation is held. */
+  const cancelBeforeProcessing = async (reason: string) => {
+    await compensations.releaseInventory({ orderId });
+    recorder.transition("CANCELLED", reason);
+    notify("ORDER_CANCELLED");
+    await end();
+  };
+
+  // 1. Accept: recorded before anything else happens.
+  await recorder.commit();
+  notify("ORDER_ACCEPTED");
+
+  // 2. Reserve.
+  let reservation: Awaited<ReturnType<typeof activities.reserveInventory>>;
+  try {
+    reservation = await activities.reserveInventory({ orderId, items: submission.items });
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const reason = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
+    recorder.transition("FAILED", `stock could not be reserved: ${reason}`);
+    notify("ORDER_FAILED");
+    return end();
+  }
+  if (cancellation !== null) return cancelBeforeProcessing("cancelled before processing");
+
+  // 3. Unavailable items: nothing at all, or the customer decides.
+  if (reservation.allocations.length === 0) {
+    cancellation = {
+      reason: "OUT_OF_STOCK",
+      description: "none of the items is in stock",
+      requestedBy: "system",
+      requestTime: new Date().toISOString(),
+    };
+    recorder.change({ cancellation, unavailableItems: reservation.unavailable });
+    return cancelBeforeProcessing("out of stock");
+  }
+  if (reservation.unavailable.length > 0) {
+    recorder.transition(
+      "CUSTOMER_ACTION_REQUIRED",
+      describeUnavailable(reservation.unavailable),
+      "system",
+      {
+        unavailableItems: reservation.unavailable,
+      },
+    );
+    await recorder.commit();
+    notify("ACTION_REQUIRED");
+    const decided = await condition(
+      () => resolution !== null || cancellation !== null,
+      input.customerActionTimeoutMs,
+    );
+    if (!decided) {
+      requestCancellation(
+        "ACTION_TIMEOUT",
+        "no decision on the unavailable items in time",
+        "system",
+      );
+    }
+    if (cancellation !== null) {
+      const reason = decided ? "cancelled by the customer" : "cancelled: no decision in time";
+      return cancelBeforeProcessing(reason);
+    }
   }
 
-  if (cancellation !== null) {
-    await releaseInventory({ orderId: submission.orderId });
-    change({
-      status: "CANCELLED",
-      statusReason: "cancelled by the customer",
-      fulfillments: order.fulfillments.map((f) => ({ ...f, status: "CANCELLED" })),
-    });
-  } else {
-    change({
-      status: "COMPLETED",
-      fulfillments: order.fulfillments.map((f) => ({ ...f, status: "DELIVERED" })),
-    });
-  }
-  // Let an in-flight cancel Update reply before the run closes.
-  await condition(allHandlersFinished);
-  return order;
+  // 4. One fulfillment per warehouse, in parallel.
+  const fulfillments = reservation.allocations.map(
+    (allocation, i): Fulfillment => ({
+      fulfillmentId: fulfillmentId(orderId, i + 1),
+      warehouseId: allocation.warehouseId,
+      status: "PENDING",
+      items: allocation.items,
+      amounts: invoiceFor(allocation.items, input.pricing),
+      payment: {
+        status: "PENDING",
+        authorizationId: "",
+        authorizedMinor: 0,
+        capturedMinor: 0,
+        refundedMinor: 0,
+        declineReason: "",
+      },
+      shipment: {
+        shipmentId: "",
+        status: "PENDING",
+        courierReference: "",
+        dispatchTime: "",
+        deliveryTime: "",
+      },
+      statusReason: "",
+    }),
+  );
+  recorder.transition("PROCESSING", `${fulfillments.length} fulfillment(s)`, "system", {
+    fulfillments,
+    amounts: sumAmounts(fulfillments.map((f) => f.amounts)),
+  });
+  await recorder.commit();
+
+  const results = await Promise.all(
+    fulfillments.map(async (f) => {
+      const handle = await startChild(fulfillmentWorkflow, {
+        workflowId: fulfillmentWorkflowId(f.fulfillmentId),
+        args: [
+          {
+            orderId,
+            customerId: submission.customerId,
+            currencyCode: submission.currencyCode,
+            shippingAddress: submission.shippingAddress,
+            fulfillment: f,
+          },
+        ],
+      });
+      children.set(f.fulfillmentId, handle);
+      // A cancellation that arrived while the child was starting.
+      if (cancellation !== null) await handle.signal(cancelFulfillmentSignal);
+      const result = await handle.result();
+      replaceFulfillment(result);
+      if (result.status === "DELIVERED") notify("SHIPMENT_DELIVERED", result.fulfillmentId);
+      void recorder.commit();
+      return result;
+    }),
+  );
+
+  // 5. Completion.
+  const status = finalOrderStatus(results, cancellation !== null);
+  const reason =
+    status === "COMPLETED"
+      ? `${results.filter((r) => r.status === "DELIVERED").length} of ${results.length} fulfillment(s) delivered`
+      : status === "CANCELLED"
+        ? "cancelled"
+        : `every fulfillment failed: ${results.map((r) => r.statusReason).join("; ")}`;
+  recorder.transition(status, reason);
+  notify(
+    status === "COMPLETED"
+      ? "ORDER_COMPLETED"
+      : status === "CANCELLED"
+        ? "ORDER_CANCELLED"
+        : "ORDER_FAILED",
+  );
+  await end();
 }
 
-/** Workflow time (deterministic: the time of the current workflow task). */
-function now(): string {
-  return new Date(Date.now()).toISOString();
+function describeUnavailable(items: readonly LineItem[]): string {
+  return `unavailable: ${items.map((i) => `${i.quantity} x ${i.sku}`).join(", ")}`;
 }

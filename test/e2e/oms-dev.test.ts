@@ -61,14 +61,22 @@ describe("oms dev", () => {
   const orderId = `e2e-${Date.now()}`;
 
   beforeAll(async () => {
-    const [apiPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+    const [apiPort, temporalPort, uiPort, refsPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     api = `localhost:${apiPort}`;
     env = {
       OMS_API_PORT: String(apiPort),
       OMS_TEMPORAL_PORT: String(temporalPort),
       OMS_TEMPORAL_UI_PORT: String(uiPort),
       OMS_DATA_DIR: dataDir,
-      OMS_FULFILLMENT_DELAY_MS: "0",
+      OMS_REFERENCE_SERVICES_PORT: String(refsPort),
+      // The simulated courier dispatches and delivers quickly, so orders complete by themselves.
+      OMS_COURIER_DISPATCH_DELAY_MS: "300",
+      OMS_COURIER_DELIVERY_DELAY_MS: "300",
       OMS_LOG_LEVEL: "warn",
     };
   });
@@ -111,6 +119,25 @@ describe("oms dev", () => {
       ]);
       expect(submit.stderr).toBe("");
       expect(JSON.parse(submit.stdout).order.status).toBe("ORDER_STATUS_PENDING");
+
+      // The simulated courier reports DISPATCHED and DELIVERED: the order completes by itself.
+      // grpcurl prints each version of the WatchOrder stream; the stream ends after the terminal one.
+      const watch = await grpcurl(
+        [
+          "-plaintext",
+          "-d",
+          JSON.stringify({ order_id: orderId }),
+          api,
+          "oms.v1.OrderService/WatchOrder",
+        ],
+        60_000,
+      );
+      expect(watch.stderr).toBe("");
+      expect(watch.stdout).toContain('"status": "ORDER_STATUS_PROCESSING"');
+      expect(watch.stdout.trim().endsWith("}")).toBe(true);
+      const versions = watch.stdout.split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk).order);
+      expect(versions.at(-1).status).toBe("ORDER_STATUS_COMPLETED");
+      expect(versions.at(-1).fulfillments[0].payment.status).toBe("PAYMENT_STATUS_CAPTURED");
 
       // The Web UI is served on its port.
       const ui = await fetch(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}/`);

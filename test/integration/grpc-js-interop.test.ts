@@ -43,7 +43,7 @@ describe("a @grpc/grpc-js client", () => {
   let client: OrderServiceClient;
 
   beforeAll(async () => {
-    sys = await startTestSystem({ env: { OMS_FULFILLMENT_DELAY_MS: "3600000" } });
+    sys = await startTestSystem();
     const definition = loadSync("oms/v1/order_service.proto", {
       includeDirs: [path.join(root, "proto"), path.join(root, "third_party/proto")],
       longs: String,

@@ -2,10 +2,12 @@
 // @generated from file oms/v1/order_service.proto (package oms.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
-import type { Address, LineItem, Order } from "./order_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
 import { file_oms_v1_order } from "./order_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -13,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file oms/v1/order_service.proto.
  */
 export const file_oms_v1_order_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpvbXMvdjEvb3JkZXJfc2VydmljZS5wcm90bxIGb21zLnYxIpkCChJTdWJtaXRPcmRlclJlcXVlc3QSOgoIb3JkZXJfaWQYASABKAlCKLpIJXIjEAEYQDIdXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dKiQSPQoLY3VzdG9tZXJfaWQYAiABKAlCKLpIJXIjEAEYQDIdXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dKiQSKAoNY3VycmVuY3lfY29kZRgDIAEoCUIRukgOcgwyCl5bQS1aXXszfSQSKwoFaXRlbXMYBCADKAsyEC5vbXMudjEuTGluZUl0ZW1CCrpIB5IBBAgBEGQSMQoQc2hpcHBpbmdfYWRkcmVzcxgFIAEoCzIPLm9tcy52MS5BZGRyZXNzQga6SAPIAQEiMwoTU3VibWl0T3JkZXJSZXNwb25zZRIcCgVvcmRlchgBIAEoCzINLm9tcy52MS5PcmRlciIuCg9HZXRPcmRlclJlcXVlc3QSGwoIb3JkZXJfaWQYASABKAlCCbpIBnIEEAEYQCIwChBHZXRPcmRlclJlc3BvbnNlEhwKBW9yZGVyGAEgASgLMg0ub21zLnYxLk9yZGVyIksKEkNhbmNlbE9yZGVyUmVxdWVzdBIbCghvcmRlcl9pZBgBIAEoCUIJukgGcgQQARhAEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiMwoTQ2FuY2VsT3JkZXJSZXNwb25zZRIcCgVvcmRlchgBIAEoCzINLm9tcy52MS5PcmRlcjLsAQoMT3JkZXJTZXJ2aWNlEksKC1N1Ym1pdE9yZGVyEhoub21zLnYxLlN1Ym1pdE9yZGVyUmVxdWVzdBobLm9tcy52MS5TdWJtaXRPcmRlclJlc3BvbnNlIgOQAgISQgoIR2V0T3JkZXISFy5vbXMudjEuR2V0T3JkZXJSZXF1ZXN0Ghgub21zLnYxLkdldE9yZGVyUmVzcG9uc2UiA5ACARJLCgtDYW5jZWxPcmRlchIaLm9tcy52MS5DYW5jZWxPcmRlclJlcXVlc3QaGy5vbXMudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIDkAICYgZwcm90bzM", [file_buf_validate_validate, file_oms_v1_order]);
+  fileDesc("ChpvbXMvdjEvb3JkZXJfc2VydmljZS5wcm90bxIGb21zLnYxIpkCChJTdWJtaXRPcmRlclJlcXVlc3QSOgoIb3JkZXJfaWQYASABKAlCKLpIJXIjEAEYQDIdXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dKiQSPQoLY3VzdG9tZXJfaWQYAiABKAlCKLpIJXIjEAEYQDIdXltBLVphLXowLTldW0EtWmEtejAtOS5fOi1dKiQSKAoNY3VycmVuY3lfY29kZRgDIAEoCUIRukgOcgwyCl5bQS1aXXszfSQSKwoFaXRlbXMYBCADKAsyEC5vbXMudjEuTGluZUl0ZW1CCrpIB5IBBAgBEGQSMQoQc2hpcHBpbmdfYWRkcmVzcxgFIAEoCzIPLm9tcy52MS5BZGRyZXNzQga6SAPIAQEiMwoTU3VibWl0T3JkZXJSZXNwb25zZRIcCgVvcmRlchgBIAEoCzINLm9tcy52MS5PcmRlciIuCg9HZXRPcmRlclJlcXVlc3QSGwoIb3JkZXJfaWQYASABKAlCCbpIBnIEEAEYQCIwChBHZXRPcmRlclJlc3BvbnNlEhwKBW9yZGVyGAEgASgLMg0ub21zLnYxLk9yZGVyIksKEkNhbmNlbE9yZGVyUmVxdWVzdBIbCghvcmRlcl9pZBgBIAEoCUIJukgGcgQQARhAEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiMwoTQ2FuY2VsT3JkZXJSZXNwb25zZRIcCgVvcmRlchgBIAEoCzINLm9tcy52MS5PcmRlciJxCh5SZXNvbHZlVW5hdmFpbGFibGVJdGVtc1JlcXVlc3QSGwoIb3JkZXJfaWQYASABKAlCCbpIBnIEEAEYQBIyCgpyZXNvbHV0aW9uGAIgASgOMhIub21zLnYxLlJlc29sdXRpb25CCrpIB4IBBBABIAAiPwofUmVzb2x2ZVVuYXZhaWxhYmxlSXRlbXNSZXNwb25zZRIcCgVvcmRlchgBIAEoCzINLm9tcy52MS5PcmRlciKlAQoRTGlzdE9yZGVyc1JlcXVlc3QSHAoLY3VzdG9tZXJfaWQYASABKAlCB7pIBHICGEASOAoIc3RhdHVzZXMYAiADKA4yEy5vbXMudjEuT3JkZXJTdGF0dXNCEbpIDpIBCxAGIgeCAQQQASAAEhoKCXBhZ2Vfc2l6ZRgDIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxiACCJMChJMaXN0T3JkZXJzUmVzcG9uc2USHQoGb3JkZXJzGAEgAygLMg0ub21zLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJQChFXYXRjaE9yZGVyUmVxdWVzdBIbCghvcmRlcl9pZBgBIAEoCUIJukgGcgQQARhAEh4KDXNpbmNlX3ZlcnNpb24YAiABKANCB7pIBCICKAAiMgoSV2F0Y2hPcmRlclJlc3BvbnNlEhwKBW9yZGVyGAEgASgLMg0ub21zLnYxLk9yZGVyIjUKFkdldE9yZGVySGlzdG9yeVJlcXVlc3QSGwoIb3JkZXJfaWQYASABKAlCCbpIBnIEEAEYQCI9ChdHZXRPcmRlckhpc3RvcnlSZXNwb25zZRIiCgZldmVudHMYASADKAsyEi5vbXMudjEuT3JkZXJFdmVudCLKAQoKT3JkZXJFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIoCgtmcm9tX3N0YXR1cxgEIAEoDjITLm9tcy52MS5PcmRlclN0YXR1cxImCgl0b19zdGF0dXMYBSABKA4yEy5vbXMudjEuT3JkZXJTdGF0dXMSDgoGcmVhc29uGAYgASgJEg8KB3ZlcnNpb24YByABKAMqcQoKUmVzb2x1dGlvbhIaChZSRVNPTFVUSU9OX1VOU1BFQ0lGSUVEEAASKgomUkVTT0xVVElPTl9QUk9DRUVEX1dJVEhPVVRfVU5BVkFJTEFCTEUQARIbChdSRVNPTFVUSU9OX0NBTkNFTF9PUkRFUhACMscECgxPcmRlclNlcnZpY2USSwoLU3VibWl0T3JkZXISGi5vbXMudjEuU3VibWl0T3JkZXJSZXF1ZXN0Ghsub21zLnYxLlN1Ym1pdE9yZGVyUmVzcG9uc2UiA5ACAhJCCghHZXRPcmRlchIXLm9tcy52MS5HZXRPcmRlclJlcXVlc3QaGC5vbXMudjEuR2V0T3JkZXJSZXNwb25zZSIDkAIBEksKC0NhbmNlbE9yZGVyEhoub21zLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBobLm9tcy52MS5DYW5jZWxPcmRlclJlc3BvbnNlIgOQAgISagoXUmVzb2x2ZVVuYXZhaWxhYmxlSXRlbXMSJi5vbXMudjEuUmVzb2x2ZVVuYXZhaWxhYmxlSXRlbXNSZXF1ZXN0Gicub21zLnYxLlJlc29sdmVVbmF2YWlsYWJsZUl0ZW1zUmVzcG9uc2USSAoKTGlzdE9yZGVycxIZLm9tcy52MS5MaXN0T3JkZXJzUmVxdWVzdBoaLm9tcy52MS5MaXN0T3JkZXJzUmVzcG9uc2UiA5ACARJKCgpXYXRjaE9yZGVyEhkub21zLnYxLldhdGNoT3JkZXJSZXF1ZXN0Ghoub21zLnYxLldhdGNoT3JkZXJSZXNwb25zZSIDkAIBMAESVwoPR2V0T3JkZXJIaXN0b3J5Eh4ub21zLnYxLkdldE9yZGVySGlzdG9yeVJlcXVlc3QaHy5vbXMudjEuR2V0T3JkZXJIaXN0b3J5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_oms_v1_order]);
 
 /**
  * Ids are short, printable and safe in URLs and workflow ids.
@@ -177,6 +179,311 @@ export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__P
   messageDesc(file_oms_v1_order_service, 5);
 
 /**
+ * The caller's decision on lines that cannot be supplied.
+ *
+ * @generated from message oms.v1.ResolveUnavailableItemsRequest
+ */
+export type ResolveUnavailableItemsRequest = Message<"oms.v1.ResolveUnavailableItemsRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * What to do.
+   *
+   * @generated from field: oms.v1.Resolution resolution = 2;
+   */
+  resolution: Resolution;
+};
+
+/**
+ * Describes the message oms.v1.ResolveUnavailableItemsRequest.
+ * Use `create(ResolveUnavailableItemsRequestSchema)` to create a new message.
+ */
+export const ResolveUnavailableItemsRequestSchema: GenMessage<ResolveUnavailableItemsRequest> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 6);
+
+/**
+ * The order after the decision.
+ *
+ * @generated from message oms.v1.ResolveUnavailableItemsResponse
+ */
+export type ResolveUnavailableItemsResponse = Message<"oms.v1.ResolveUnavailableItemsResponse"> & {
+  /**
+   * The order as the decision left it.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.ResolveUnavailableItemsResponse.
+ * Use `create(ResolveUnavailableItemsResponseSchema)` to create a new message.
+ */
+export const ResolveUnavailableItemsResponseSchema: GenMessage<ResolveUnavailableItemsResponse> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 7);
+
+/**
+ * Which orders to list.
+ *
+ * @generated from message oms.v1.ListOrdersRequest
+ */
+export type ListOrdersRequest = Message<"oms.v1.ListOrdersRequest"> & {
+  /**
+   * Only this customer's orders (empty: all customers).
+   *
+   * @generated from field: string customer_id = 1;
+   */
+  customerId: string;
+
+  /**
+   * Only orders in one of these statuses (empty: any status).
+   *
+   * @generated from field: repeated oms.v1.OrderStatus statuses = 2;
+   */
+  statuses: OrderStatus[];
+
+  /**
+   * At most this many orders (0: 50; above 500: 500).
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page, with the same filters.
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message oms.v1.ListOrdersRequest.
+ * Use `create(ListOrdersRequestSchema)` to create a new message.
+ */
+export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 8);
+
+/**
+ * One page of orders.
+ *
+ * @generated from message oms.v1.ListOrdersResponse
+ */
+export type ListOrdersResponse = Message<"oms.v1.ListOrdersResponse"> & {
+  /**
+   * The orders, newest first.
+   *
+   * @generated from field: repeated oms.v1.Order orders = 1;
+   */
+  orders: Order[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message oms.v1.ListOrdersResponse.
+ * Use `create(ListOrdersResponseSchema)` to create a new message.
+ */
+export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 9);
+
+/**
+ * Which order to watch.
+ *
+ * @generated from message oms.v1.WatchOrderRequest
+ */
+export type WatchOrderRequest = Message<"oms.v1.WatchOrderRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Send only versions after this one (0: start with the current order).
+   *
+   * @generated from field: int64 since_version = 2;
+   */
+  sinceVersion: bigint;
+};
+
+/**
+ * Describes the message oms.v1.WatchOrderRequest.
+ * Use `create(WatchOrderRequestSchema)` to create a new message.
+ */
+export const WatchOrderRequestSchema: GenMessage<WatchOrderRequest> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 10);
+
+/**
+ * One version of the watched order.
+ *
+ * @generated from message oms.v1.WatchOrderResponse
+ */
+export type WatchOrderResponse = Message<"oms.v1.WatchOrderResponse"> & {
+  /**
+   * The order at this version.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.WatchOrderResponse.
+ * Use `create(WatchOrderResponseSchema)` to create a new message.
+ */
+export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 11);
+
+/**
+ * Whose history to return.
+ *
+ * @generated from message oms.v1.GetOrderHistoryRequest
+ */
+export type GetOrderHistoryRequest = Message<"oms.v1.GetOrderHistoryRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+};
+
+/**
+ * Describes the message oms.v1.GetOrderHistoryRequest.
+ * Use `create(GetOrderHistoryRequestSchema)` to create a new message.
+ */
+export const GetOrderHistoryRequestSchema: GenMessage<GetOrderHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 12);
+
+/**
+ * The order's timeline.
+ *
+ * @generated from message oms.v1.GetOrderHistoryResponse
+ */
+export type GetOrderHistoryResponse = Message<"oms.v1.GetOrderHistoryResponse"> & {
+  /**
+   * Every transition, oldest first.
+   *
+   * @generated from field: repeated oms.v1.OrderEvent events = 1;
+   */
+  events: OrderEvent[];
+};
+
+/**
+ * Describes the message oms.v1.GetOrderHistoryResponse.
+ * Use `create(GetOrderHistoryResponseSchema)` to create a new message.
+ */
+export const GetOrderHistoryResponseSchema: GenMessage<GetOrderHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 13);
+
+/**
+ * One transition of an order.
+ *
+ * @generated from message oms.v1.OrderEvent
+ */
+export type OrderEvent = Message<"oms.v1.OrderEvent"> & {
+  /**
+   * 1, 2, 3, ... per order, without gaps.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * When it happened.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The authenticated caller that caused it, or "system".
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * The status before (unspecified for the first event).
+   *
+   * @generated from field: oms.v1.OrderStatus from_status = 4;
+   */
+  fromStatus: OrderStatus;
+
+  /**
+   * The status after.
+   *
+   * @generated from field: oms.v1.OrderStatus to_status = 5;
+   */
+  toStatus: OrderStatus;
+
+  /**
+   * Why, for humans.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * The order version this transition produced.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message oms.v1.OrderEvent.
+ * Use `create(OrderEventSchema)` to create a new message.
+ */
+export const OrderEventSchema: GenMessage<OrderEvent> = /*@__PURE__*/
+  messageDesc(file_oms_v1_order_service, 14);
+
+/**
+ * What to do with an order some of whose lines cannot be supplied.
+ *
+ * @generated from enum oms.v1.Resolution
+ */
+export enum Resolution {
+  /**
+   * @generated from enum value: RESOLUTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Ship what is available; the unavailable lines are dropped.
+   *
+   * @generated from enum value: RESOLUTION_PROCEED_WITHOUT_UNAVAILABLE = 1;
+   */
+  PROCEED_WITHOUT_UNAVAILABLE = 1,
+
+  /**
+   * Cancel the whole order.
+   *
+   * @generated from enum value: RESOLUTION_CANCEL_ORDER = 2;
+   */
+  CANCEL_ORDER = 2,
+}
+
+/**
+ * Describes the enum oms.v1.Resolution.
+ */
+export const ResolutionSchema: GenEnum<Resolution> = /*@__PURE__*/
+  enumDesc(file_oms_v1_order_service, 0);
+
+/**
  * Submit, look up and cancel customer orders. Every accepted order runs as a
  * durable workflow until it completes, fails or is cancelled.
  *
@@ -216,6 +523,50 @@ export const OrderService: GenService<{
     methodKind: "unary";
     input: typeof CancelOrderRequestSchema;
     output: typeof CancelOrderResponseSchema;
+  },
+  /**
+   * The caller's answer while the order waits in CUSTOMER_ACTION_REQUIRED:
+   * proceed without the unavailable items, or cancel the order. Any other
+   * status: FAILED_PRECONDITION.
+   *
+   * @generated from rpc oms.v1.OrderService.ResolveUnavailableItems
+   */
+  resolveUnavailableItems: {
+    methodKind: "unary";
+    input: typeof ResolveUnavailableItemsRequestSchema;
+    output: typeof ResolveUnavailableItemsResponseSchema;
+  },
+  /**
+   * Orders, newest first, filtered by customer and statuses, in pages
+   * (AIP-158). Stable while new orders arrive: no duplicates, no gaps.
+   *
+   * @generated from rpc oms.v1.OrderService.ListOrders
+   */
+  listOrders: {
+    methodKind: "unary";
+    input: typeof ListOrdersRequestSchema;
+    output: typeof ListOrdersResponseSchema;
+  },
+  /**
+   * The order now, then every new version in order; the stream ends after a
+   * terminal status. Resume after a reconnect with since_version.
+   *
+   * @generated from rpc oms.v1.OrderService.WatchOrder
+   */
+  watchOrder: {
+    methodKind: "server_streaming";
+    input: typeof WatchOrderRequestSchema;
+    output: typeof WatchOrderResponseSchema;
+  },
+  /**
+   * The order's business timeline: every transition, who caused it and why.
+   *
+   * @generated from rpc oms.v1.OrderService.GetOrderHistory
+   */
+  getOrderHistory: {
+    methodKind: "unary";
+    input: typeof GetOrderHistoryRequestSchema;
+    output: typeof GetOrderHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_oms_v1_order_service, 0);

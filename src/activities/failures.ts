@@ -1,0 +1,46 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+
+/**
+ * Downstream codes that retrying cannot fix: the activity fails with a
+ * non-retryable ApplicationFailure whose type names the code, and the workflow
+ * decides what that means for the order. Everything else (UNAVAILABLE,
+ * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN, a
+ * connection refused) is thrown as is and retried by the activity's policy.
+ */
+const PERMANENT = new Set<Code>([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.PermissionDenied,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+  Code.Unimplemented,
+  Code.Unauthenticated,
+]);
+
+/** `DOWNSTREAM_NOT_FOUND`, … : the failure type a permanent downstream error becomes. */
+export function permanentFailureType(code: Code): string {
+  return `DOWNSTREAM_${Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
+}
+
+/** Runs one downstream call with the activity's cancellation, classifying its failure. */
+export async function callDownstream<T>(
+  service: string,
+  call: (options: { signal: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  try {
+    return await call({ signal: Context.current().cancellationSignal });
+  } catch (err) {
+    const error = ConnectError.from(err);
+    if (PERMANENT.has(error.code)) {
+      throw ApplicationFailure.create({
+        type: permanentFailureType(error.code),
+        message: `${service}: ${error.rawMessage}`,
+        nonRetryable: true,
+      });
+    }
+    throw error;
+  }
+}

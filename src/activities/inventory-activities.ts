@@ -1,0 +1,64 @@
+import type { DownstreamClients } from "../clients/downstream.js";
+import type { LineItem } from "../domain/order.js";
+import { callDownstream } from "./failures.js";
+
+export interface ReserveInventoryInput {
+  orderId: string;
+  items: LineItem[];
+}
+
+export interface ReservationResult {
+  /** Lines (or parts of lines) grouped by the warehouse that ships them. */
+  allocations: { warehouseId: string; items: LineItem[] }[];
+  /** What no warehouse can supply: the missing quantity of each line. */
+  unavailable: LineItem[];
+}
+
+export function createInventoryActivities(clients: Pick<DownstreamClients, "inventory">) {
+  return {
+    /** Reserves stock for the order; idempotent per order. Unknown SKUs fail permanently. */
+    async reserveInventory(input: ReserveInventoryInput): Promise<ReservationResult> {
+      const priceOf = new Map(input.items.map((i) => [i.sku, i.unitPriceMinor]));
+      const res = await callDownstream("inventory", (opts) =>
+        clients.inventory.reserve(
+          {
+            idempotencyKey: `${input.orderId}:reserve`,
+            orderId: input.orderId,
+            lines: input.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+          },
+          opts,
+        ),
+      );
+      return {
+        allocations: res.allocations.map((a) => ({
+          warehouseId: a.warehouseId,
+          items: a.lines.map((l) => ({
+            sku: l.sku,
+            quantity: l.quantity,
+            unitPriceMinor: priceOf.get(l.sku) ?? 0,
+          })),
+        })),
+        unavailable: res.unavailableLines.map((l) => ({
+          sku: l.sku,
+          quantity: l.missingQuantity,
+          unitPriceMinor: priceOf.get(l.sku) ?? 0,
+        })),
+      };
+    },
+
+    /** Releases what the order holds (in one warehouse, or everywhere); idempotent. */
+    async releaseInventory(input: { orderId: string; warehouseId?: string }): Promise<void> {
+      const scope = input.warehouseId ?? "all";
+      await callDownstream("inventory", (opts) =>
+        clients.inventory.release(
+          {
+            idempotencyKey: `${input.orderId}:release:${scope}`,
+            orderId: input.orderId,
+            warehouseId: input.warehouseId ?? "",
+          },
+          opts,
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { AuthorizationDecision, DeclineReason } from "../../gen/payments/v1/payment_service_pb.js";
+import type { DownstreamClients } from "../clients/downstream.js";
+import { callDownstream } from "./failures.js";
+
+export interface AuthorizeInput {
+  orderId: string;
+  fulfillmentId: string;
+  customerId: string;
+  currencyCode: string;
+  amountMinor: number;
+}
+
+export type AuthorizeResult =
+  | { approved: true; authorizationId: string }
+  | { approved: false; authorizationId: string; declineReason: string };
+
+/**
+ * Money movement. Every call carries a key derived from the fulfillment and
+ * the operation, never a random one: a retry after a crash, a timeout or a
+ * lost response is the same operation to the payment service, which
+ * deduplicates it, so nothing is charged twice.
+ */
+export function createPaymentActivities(clients: Pick<DownstreamClients, "payments">) {
+  const key = (fulfillmentId: string, op: string) => `${fulfillmentId}:${op}`;
+  return {
+    async authorizePayment(input: AuthorizeInput): Promise<AuthorizeResult> {
+      const res = await callDownstream("payments", (opts) =>
+        clients.payments.authorize(
+          {
+            idempotencyKey: key(input.fulfillmentId, "authorize"),
+            customerId: input.customerId,
+            orderId: input.orderId,
+            fulfillmentId: input.fulfillmentId,
+            amountMinor: BigInt(input.amountMinor),
+            currencyCode: input.currencyCode,
+          },
+          opts,
+        ),
+      );
+      if (res.decision === AuthorizationDecision.APPROVED) {
+        return { approved: true, authorizationId: res.authorizationId };
+      }
+      const reason =
+        res.declineMessage || DeclineReason[res.declineReason].toLowerCase().replaceAll("_", " ");
+      return { approved: false, authorizationId: res.authorizationId, declineReason: reason };
+    },
+
+    async capturePayment(input: {
+      fulfillmentId: string;
+      authorizationId: string;
+      amountMinor: number;
+    }) {
+      await callDownstream("payments", (opts) =>
+        clients.payments.capture(
+          {
+            idempotencyKey: key(input.fulfillmentId, "capture"),
+            authorizationId: input.authorizationId,
+            amountMinor: BigInt(input.amountMinor),
+          },
+          opts,
+        ),
+      );
+    },
+
+    async voidPayment(input: { fulfillmentId: string; authorizationId: string }) {
+      await callDownstream("payments", (opts) =>
+        clients.payments.void(
+          {
+            idempotencyKey: key(input.fulfillmentId, "void"),
+            authorizationId: input.authorizationId,
+          },
+          opts,
+        ),
+      );
+    },
+
+    async refundPayment(input: {
+      fulfillmentId: string;
+      authorizationId: string;
+      amountMinor: number;
+    }) {
+      await callDownstream("payments", (opts) =>
+        clients.payments.refund(
+          {
+            idempotencyKey: key(input.fulfillmentId, "refund"),
+            authorizationId: input.authorizationId,
+            amountMinor: BigInt(input.amountMinor),
+          },
+          opts,
+        ),
+      );
+    },
+  };
+}

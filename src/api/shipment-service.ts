@@ -1,0 +1,30 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { ShipmentStatus } from "../../gen/oms/v1/order_pb.js";
+import {
+  ReportShipmentEventResponseSchema,
+  ShipmentEvent,
+  type ShipmentService,
+} from "../../gen/oms/v1/shipment_service_pb.js";
+import type { OrderCommands } from "../temporal/order-commands.js";
+
+/** oms.v1.ShipmentService: courier integrations report what happened to a shipment. */
+export function createShipmentServiceHandlers(
+  commands: OrderCommands,
+): ServiceImpl<typeof ShipmentService> {
+  return {
+    async reportShipmentEvent(req) {
+      const event = req.event === ShipmentEvent.DELIVERED ? "DELIVERED" : "DISPATCHED";
+      const occurredAt = (
+        req.occurredAt ? timestampDate(req.occurredAt) : new Date()
+      ).toISOString();
+      const result = await commands.reportShipmentEvent(req.shipmentId, event, occurredAt);
+      return create(ReportShipmentEventResponseSchema, {
+        orderId: result.orderId,
+        fulfillmentId: result.fulfillmentId,
+        status: ShipmentStatus[result.status],
+      });
+    },
+  };
+}

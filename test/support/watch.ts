@@ -1,0 +1,76 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
+import type { Order } from "../../gen/oms/v1/order_pb.js";
+import { fulfillmentWorkflowId, orderWorkflowId } from "../../src/domain/ids.js";
+import type { TestSystem } from "./system.js";
+
+/**
+ * Waits, event-driven, for an order to reach a state: follows the order's
+ * WatchOrder stream (no sleeps, no polling in the test) and resolves with the
+ * first version that satisfies `predicate`. Fails if the stream ends first, or
+ * after `timeoutMs` as a safety net against a hung test.
+ */
+export async function waitForOrder(
+  sys: TestSystem,
+  orderId: string,
+  predicate: (order: Order) => boolean,
+  timeoutMs = 45_000,
+): Promise<Order> {
+  const seen: string[] = [];
+  for await (const res of sys.grpc.watchOrder(
+    { orderId },
+    { signal: AbortSignal.timeout(timeoutMs) },
+  )) {
+    const order = res.order as Order;
+    seen.push(`v${order.version}:${order.status}`);
+    if (predicate(order)) return order;
+  }
+  throw new Error(
+    `order ${orderId} ended without reaching the expected state; saw ${seen.join(" → ")}`,
+  );
+}
+
+/** Shipment ids of the order's fulfillments, once all are booked. */
+export async function bookedShipments(
+  sys: TestSystem,
+  orderId: string,
+  count: number,
+): Promise<string[]> {
+  const order = await waitForOrder(
+    sys,
+    orderId,
+    (o) => o.fulfillments.length === count && o.fulfillments.every((f) => f.shipment?.shipmentId),
+  );
+  return order.fulfillments.map((f) => f.shipment?.shipmentId ?? "");
+}
+
+const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/histories");
+
+/**
+ * With OMS_RECORD_HISTORIES=1 (npm run record-histories), saves the histories
+ * of an order's workflow and its fulfillment workflows as replay fixtures.
+ * Call it once the order's workflow has closed.
+ */
+export async function recordHistories(
+  sys: TestSystem,
+  orderId: string,
+  name: string,
+): Promise<void> {
+  if (process.env.OMS_RECORD_HISTORIES !== "1") return;
+  const order = (await sys.grpc.getOrder({ orderId })).order;
+  const ids = [
+    orderWorkflowId(orderId),
+    ...(order?.fulfillments ?? []).map((f) => fulfillmentWorkflowId(f.fulfillmentId)),
+  ];
+  mkdirSync(FIXTURES, { recursive: true });
+  for (const id of ids) {
+    const handle = sys.temporal.workflow.getHandle(id);
+    await handle.result().catch(() => undefined);
+    const suffix = id === ids[0] ? "order" : `fulfillment-${id.slice(id.lastIndexOf("/") + 1)}`;
+    writeFileSync(
+      path.join(FIXTURES, `${name}.${suffix}.json`),
+      historyToJSON(await handle.fetchHistory()),
+    );
+  }
+}
