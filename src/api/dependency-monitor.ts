@@ -37,7 +37,7 @@ export function startDependencyMonitor(options: DependencyMonitorOptions): Depen
     await Promise.all(
       options.checks.map(async (check) => {
         try {
-          await check.probe(AbortSignal.timeout(options.timeoutMs));
+          await withTimeout(check.probe, options.timeoutMs);
         } catch (err) {
           failing.push(check.name);
           if (last === undefined || !last.includes(check.name)) {
@@ -68,4 +68,29 @@ export function startDependencyMonitor(options: DependencyMonitorOptions): Depen
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Runs a probe with a deadline it cannot ignore: clients that retry
+ * internally (the Temporal client retries UNAVAILABLE for many seconds) may
+ * not give up when their signal aborts, and a dependency that does not answer
+ * in time is not healthy.
+ */
+async function withTimeout(
+  probe: (signal: AbortSignal) => Promise<unknown>,
+  timeoutMs: number,
+): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([probe(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
