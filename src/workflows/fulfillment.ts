@@ -134,6 +134,14 @@ export async function fulfillmentWorkflow(input: FulfillmentWorkflowInput): Prom
       await condition(() => dispatchedAt !== "");
     }
 
+    // Tell the order at once: from here nothing can be cancelled, even while
+    // the capture below is still retrying through a payments outage.
+    f = {
+      ...f,
+      status: "DISPATCHED",
+      shipment: { ...f.shipment, status: "DISPATCHED", dispatchTime: dispatchedAt },
+    };
+    await report();
     await activities.capturePayment({
       fulfillmentId: f.fulfillmentId,
       authorizationId: f.payment.authorizationId,
@@ -141,9 +149,7 @@ export async function fulfillmentWorkflow(input: FulfillmentWorkflowInput): Prom
     });
     f = {
       ...f,
-      status: "DISPATCHED",
       payment: { ...f.payment, status: "CAPTURED", capturedMinor: f.payment.authorizedMinor },
-      shipment: { ...f.shipment, status: "DISPATCHED", dispatchTime: dispatchedAt },
     };
     await report();
 
