@@ -39,6 +39,8 @@ export function createOrderWatcher(options: OrderWatcherOptions) {
       const current = await store.getOrder(orderId);
       if (current === null) throw new OrderNotFoundError(orderId);
       let last = sinceVersion;
+      // Resuming after the terminal version: there is nothing more to send.
+      if (isTerminal(current.status) && current.version <= sinceVersion) return;
       if (sinceVersion === 0) {
         // A fresh watch starts with the order as it is, not with its whole past.
         yield current;

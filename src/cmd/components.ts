@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 /**
  * The parts every command is made of, each started from the one validated
  * Config. `oms dev` starts all of them in one process; `oms api`,
@@ -70,6 +71,8 @@ export async function startApi(
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();
+  // Every open WatchOrder and health Watch listens to it.
+  setMaxListeners(0, draining.signal);
   const watch = createOrderWatcher({
     store,
     pollIntervalMs: config.watch.pollIntervalMs,

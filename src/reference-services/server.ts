@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
@@ -177,6 +178,8 @@ export async function startReferenceServices(
   const host = options.host ?? "127.0.0.1";
   const state = createReferenceServiceState(options);
   const shutdown = new AbortController();
+  // Connect adds one abort listener per call in flight: many calls are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const server = http2.createServer(
     connectNodeAdapter({
       routes: (router) => registerReferenceServices(router, state),

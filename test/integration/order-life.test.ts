@@ -379,6 +379,15 @@ describe("the order's life", () => {
     expect(resumed.map(Number)).toEqual(
       Array.from({ length: Number(last.version) - 2 }, (_, i) => 3 + i),
     );
+
+    // Resuming at (or past) the terminal version ends at once, with nothing to send.
+    for (const sinceVersion of [last.version, last.version + 5n]) {
+      const after: bigint[] = [];
+      for await (const res of sys.grpc.watchOrder({ orderId: req.orderId, sinceVersion })) {
+        after.push(res.order?.version ?? 0n);
+      }
+      expect(after).toEqual([]);
+    }
   });
 
   it("answers reads from the read model while no worker runs", async () => {
