@@ -139,6 +139,28 @@ describe("oms dev", () => {
       expect(versions.at(-1).status).toBe("ORDER_STATUS_COMPLETED");
       expect(versions.at(-1).fulfillments[0].payment.status).toBe("PAYMENT_STATUS_CAPTURED");
 
+      // Errors carry their details, which grpcurl decodes through reflection alone.
+      const missing = await grpcurl([
+        "-plaintext",
+        "-d",
+        '{"order_id":"no-such-order"}',
+        api,
+        "oms.v1.OrderService/GetOrder",
+      ]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("Code: NotFound");
+      expect(missing.stderr).toContain('"reason": "ORDER_NOT_FOUND"');
+      const invalid = await grpcurl([
+        "-plaintext",
+        "-d",
+        '{"order_id":"x"}',
+        api,
+        "oms.v1.OrderService/SubmitOrder",
+      ]);
+      expect(invalid.stderr).toContain("Code: InvalidArgument");
+      expect(invalid.stderr).toContain('"@type": "type.googleapis.com/google.rpc.BadRequest"');
+      expect(invalid.stderr).toContain('"field": "items"');
+
       // The Web UI is served on its port.
       const ui = await fetch(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}/`);
       expect(ui.status).toBe(200);
