@@ -40,7 +40,7 @@ export function createOrderServiceHandlers(
   const { commands, store } = deps;
   return {
     async submitOrder(req, ctx) {
-      const order = await commands.submit(submissionFromProto(req), principalOf(ctx));
+      const order = await commands.submit(submissionFromProto(req), principalOf(ctx), ctx.signal);
       return create(SubmitOrderResponseSchema, { order: orderToProto(order) });
     },
 
@@ -51,7 +51,7 @@ export function createOrderServiceHandlers(
     },
 
     async cancelOrder(req, ctx) {
-      const order = await commands.cancel(req.orderId, req.reason, principalOf(ctx));
+      const order = await commands.cancel(req.orderId, req.reason, principalOf(ctx), ctx.signal);
       return create(CancelOrderResponseSchema, { order: orderToProto(order) });
     },
 
@@ -62,6 +62,7 @@ export function createOrderServiceHandlers(
         req.orderId,
         resolution,
         principalOf(ctx),
+        ctx.signal,
       );
       return create(ResolveUnavailableItemsResponseSchema, { order: orderToProto(order) });
     },

@@ -14,12 +14,17 @@ export function createShipmentServiceHandlers(
   commands: OrderCommands,
 ): ServiceImpl<typeof ShipmentService> {
   return {
-    async reportShipmentEvent(req) {
+    async reportShipmentEvent(req, ctx) {
       const event = req.event === ShipmentEvent.DELIVERED ? "DELIVERED" : "DISPATCHED";
       const occurredAt = (
         req.occurredAt ? timestampDate(req.occurredAt) : new Date()
       ).toISOString();
-      const result = await commands.reportShipmentEvent(req.shipmentId, event, occurredAt);
+      const result = await commands.reportShipmentEvent(
+        req.shipmentId,
+        event,
+        occurredAt,
+        ctx.signal,
+      );
       return create(ReportShipmentEventResponseSchema, {
         orderId: result.orderId,
         fulfillmentId: result.fulfillmentId,

@@ -58,9 +58,20 @@ export async function startApi(
   logger: Logger,
 ): Promise<RunningApi> {
   const store = await openStore(config);
-  const connection = await Connection.connect(
-    temporalConnectionOptions(config.temporal, temporalAddress),
-  );
+  const connectionOptions = {
+    ...temporalConnectionOptions(config.temporal, temporalAddress),
+    // grpc-js backs off reconnects up to 120 s by default: after a Temporal
+    // outage the API would stay unable to reach it long after it is back.
+    channelArgs: {
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 2_000,
+    },
+  };
+  const connection = await Connection.connect(connectionOptions);
+  // Health probes get a connection of their own without the client's retry
+  // interceptor: a probe must fail fast, and a retry timer left behind by a
+  // timed-out probe threw "Channel has been shut down" after close.
+  const probeConnection = await Connection.connect({ ...connectionOptions, interceptors: [] });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const commands = createOrderCommands({
     client,
@@ -94,7 +105,9 @@ export async function startApi(
       {
         name: "temporal",
         probe: (signal) =>
-          connection.withAbortSignal(signal, () => connection.workflowService.getSystemInfo({})),
+          probeConnection.withAbortSignal(signal, () =>
+            probeConnection.workflowService.getSystemInfo({}),
+          ),
       },
       { name: "read model", probe: () => store.ping() },
     ],
@@ -135,6 +148,7 @@ export async function startApi(
       draining.abort();
       monitor.stop();
       await server.close(config.api.shutdownGraceMs);
+      await probeConnection.close();
       await connection.close();
       await store.close();
     },

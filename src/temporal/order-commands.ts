@@ -33,17 +33,19 @@ import {
 
 /** What the API asks of Temporal. Every method throws only DomainErrors. */
 export interface OrderCommands {
-  submit(submission: OrderSubmission, principal: string): Promise<Order>;
-  cancel(orderId: string, reason: string, principal: string): Promise<Order>;
+  submit(submission: OrderSubmission, principal: string, signal?: AbortSignal): Promise<Order>;
+  cancel(orderId: string, reason: string, principal: string, signal?: AbortSignal): Promise<Order>;
   resolveUnavailableItems(
     orderId: string,
     resolution: Resolution,
     principal: string,
+    signal?: AbortSignal,
   ): Promise<Order>;
   reportShipmentEvent(
     shipmentId: string,
     event: ShipmentEvent,
     occurredAt: string,
+    signal?: AbortSignal,
   ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
 }
 
@@ -82,8 +84,8 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
   };
 
   return {
-    submit: (submission, principal) =>
-      guard(async () => {
+    submit: (submission, principal, signal) =>
+      guard(client, signal, async () => {
         const fingerprint = submissionFingerprint(submission);
         const acceptTime = now().toISOString();
         const input: OrderWorkflowInput = {
@@ -120,8 +122,8 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         );
       }),
 
-    cancel: (orderId, reason, principal) =>
-      guard(async () => {
+    cancel: (orderId, reason, principal, signal) =>
+      guard(client, signal, async () => {
         try {
           return await handleOf(orderId).executeUpdate(cancelOrderUpdate, {
             args: [{ description: reason, requestedBy: principal }],
@@ -138,8 +140,8 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         );
       }),
 
-    resolveUnavailableItems: (orderId, resolution, principal) =>
-      guard(async () => {
+    resolveUnavailableItems: (orderId, resolution, principal, signal) =>
+      guard(client, signal, async () => {
         try {
           return await handleOf(orderId).executeUpdate(resolveUnavailableItemsUpdate, {
             args: [{ resolution, requestedBy: principal }],
@@ -155,8 +157,8 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         );
       }),
 
-    reportShipmentEvent: (shipmentId, event, occurredAt) =>
-      guard(async () => {
+    reportShipmentEvent: (shipmentId, event, occurredAt, signal) =>
+      guard(client, signal, async () => {
         const owner = await store.findShipment(shipmentId);
         if (owner === null) throw new ShipmentNotFoundError(shipmentId);
         const handle = client.workflow.getHandle(fulfillmentWorkflowId(owner.fulfillmentId));
@@ -251,13 +253,20 @@ function notCancellable(orderId: string, message: string): OrderStateError {
 }
 
 /** Lets DomainErrors through and turns an unreachable Temporal or store into DependencyUnavailableError. */
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
+async function guard<T>(
+  client: Client,
+  signal: AbortSignal | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   try {
-    return await fn();
+    // The caller's deadline and cancellation reach every Temporal call, so no
+    // call (or retry of one) outlives the RPC that made it.
+    return await (signal ? client.withAbortSignal(signal, fn) : fn());
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    if (err instanceof ServiceError)
+    if (err instanceof ServiceError) {
       throw new DependencyUnavailableError("the Temporal Service", { cause: err });
+    }
     throw err;
   }
 }
