@@ -13,7 +13,7 @@ import {
 } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { fulfillmentId, fulfillmentWorkflowId, orderWorkflowId } from "../../src/domain/ids.js";
-import { orderRequest } from "../support/orders.js";
+import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
 import {
@@ -23,15 +23,6 @@ import {
   ledgerByFulfillment,
   waitForActivityAttempt,
 } from "./observe.js";
-
-/** Two warehouses: SKU-* ships from wh-east, KEYBOARD-MX only from wh-west. */
-const twoWarehouses = () =>
-  orderRequest({
-    items: [
-      { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250n },
-      { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900n },
-    ],
-  });
 
 describe("downstream faults", () => {
   let sys: TestSystem;

@@ -12,19 +12,10 @@ import {
 } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
-import { orderRequest } from "../support/orders.js";
+import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { bookedShipments, waitForOrder } from "../support/watch.js";
 import { courier, finished, ledgerByFulfillment } from "./observe.js";
-
-/** Two warehouses: SKU-* ships from wh-east, KEYBOARD-MX only from wh-west. */
-const twoWarehouses = () =>
-  orderRequest({
-    items: [
-      { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250n },
-      { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900n },
-    ],
-  });
 
 const perFulfillment = (orderId: string, ops: string[]) => ({
   [fulfillmentId(orderId, 1)]: ops,

@@ -8,24 +8,15 @@
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import type { ListOrdersRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
+import { failure } from "../support/failure.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { waitForOrder } from "../support/watch.js";
-
-/** Resolves with the ConnectError a call failed with; fails the test if it succeeded. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 function violatedFields(err: ConnectError): string[] {
   return err.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field));

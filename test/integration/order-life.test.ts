@@ -3,7 +3,7 @@
  * worker, Temporal dev server, reference services and read model. The tests
  * play the courier themselves through ShipmentService.ReportShipmentEvent.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import {
@@ -17,28 +17,10 @@ import {
 import { Resolution } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
-import { orderRequest } from "../support/orders.js";
+import { failure } from "../support/failure.js";
+import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
-
-/** Two warehouses: SKU-* ships from wh-east, KEYBOARD-MX only from wh-west. */
-const twoWarehouses = (customerId = "customer-1") =>
-  orderRequest({
-    customerId,
-    items: [
-      { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250n },
-      { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900n },
-    ],
-  });
 
 describe("the order's life", () => {
   let sys: TestSystem;

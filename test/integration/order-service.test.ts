@@ -1,22 +1,13 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { FulfillmentStatus, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { SubmitOrderRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
+import { failure } from "../support/failure.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-
-/** Resolves with the ConnectError a call failed with; fails the test if it succeeded. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
 
 function reasonOf(err: ConnectError): string | undefined {
   return err.findDetails(ErrorInfoSchema)[0]?.reason;

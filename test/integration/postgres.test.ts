@@ -10,12 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import {
-  Code,
-  type Client as ConnectClient,
-  ConnectError,
-  createClient,
-} from "@connectrpc/connect";
+import { Code, type Client as ConnectClient, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { pino } from "pino";
@@ -32,32 +27,13 @@ import { type ListOrdersRequestSchema, OrderService } from "../../gen/oms/v1/ord
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { type RunningApi, startApi } from "../../src/cmd/components.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
-import { orderRequest } from "../support/orders.js";
+import { failure } from "../support/failure.js";
+import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { bookedShipments, waitForOrder } from "../support/watch.js";
 
 type OrderClient = ConnectClient<typeof OrderService>;
-
-/** Resolves with the ConnectError a call failed with; fails the test if it succeeded. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
-}
-
-/** Two warehouses: SKU-* ships from wh-east, KEYBOARD-MX only from wh-west. */
-const twoWarehouses = (customerId: string) =>
-  orderRequest({
-    customerId,
-    items: [
-      { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250n },
-      { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900n },
-    ],
-  });
 
 const newCustomer = () => `pg-${randomUUID()}`;
 

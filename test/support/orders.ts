@@ -29,3 +29,14 @@ export function orderRequest(
     typeof SubmitOrderRequestSchema
   >);
 }
+
+/** An order that ships from two warehouses: SKU-* from wh-east, KEYBOARD-MX only from wh-west. */
+export function twoWarehouses(customerId = "customer-1"): SubmitOrderRequest {
+  return orderRequest({
+    customerId,
+    items: [
+      { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250n },
+      { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900n },
+    ],
+  });
+}
