@@ -227,6 +227,7 @@ export async function startReferenceServicesFromConfig(
     host: rs.host,
     port: rs.port,
     logger: logger.child({ component: "reference-services" }),
+    faults: rs.faults,
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

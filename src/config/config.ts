@@ -84,6 +84,8 @@ export interface Config {
     courierDeliveryDelayMs: number;
     /** Where the simulated courier reports events (the OMS API). */
     omsApiUrl: string | undefined;
+    /** Faults injected from the start, per service (changeable at run time through faults.v1). */
+    faults: Partial<Record<FaultTarget, FaultSettings>>;
   };
 }
 
@@ -95,6 +97,20 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+export const FAULT_TARGETS = ["inventory", "payments", "shipping", "notifications"] as const;
+export type FaultTarget = (typeof FAULT_TARGETS)[number];
+
+/** Faults of one reference service (see src/reference-services/faults). */
+export interface FaultSettings {
+  /** Fraction of calls (0..1) failing with UNAVAILABLE. */
+  errorRate?: number;
+  addedLatencyMs?: number;
+  /** Every call fails with UNAVAILABLE. */
+  outage?: boolean;
+  /** Fraction of calls (0..1) that do the work, then fail with UNAVAILABLE. */
+  loseResponseRate?: number;
+}
 
 /**
  * Fine on one machine; every multi-replica deployment sets its own, shared
@@ -185,6 +201,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       courierDispatchDelayMs: read.int("OMS_COURIER_DISPATCH_DELAY_MS", 5_000, 0, 3_600_000),
       courierDeliveryDelayMs: read.int("OMS_COURIER_DELIVERY_DELAY_MS", 10_000, 0, 3_600_000),
       omsApiUrl: read.optional("OMS_API_URL"),
+      faults: read.faults("OMS_REFERENCE_FAULTS"),
     },
   };
 
@@ -225,6 +242,33 @@ function createReader(env: Env, problems: string[]) {
       if (["0", "false", "no", "off"].includes(value)) return false;
       problems.push(`${name}=${JSON.stringify(value)}: expected true or false`);
       return fallback;
+    },
+    /** JSON like {"payments":{"errorRate":0.2},"inventory":{"outage":true}}. */
+    faults: (name: string): Partial<Record<FaultTarget, FaultSettings>> => {
+      const value = raw(name);
+      if (value === undefined) return {};
+      try {
+        const parsed = JSON.parse(value) as Record<string, FaultSettings>;
+        const out: Partial<Record<FaultTarget, FaultSettings>> = {};
+        for (const [target, settings] of Object.entries(parsed)) {
+          const rates = [settings.errorRate, settings.loseResponseRate].filter(
+            (r) => r !== undefined,
+          );
+          if (!(FAULT_TARGETS as readonly string[]).includes(target)) {
+            problems.push(
+              `${name}: unknown service "${target}" (expected ${FAULT_TARGETS.join(", ")})`,
+            );
+          } else if (rates.some((r) => typeof r !== "number" || r < 0 || r > 1)) {
+            problems.push(`${name}: ${target}: rates must be numbers from 0 to 1`);
+          } else {
+            out[target as FaultTarget] = settings;
+          }
+        }
+        return out;
+      } catch {
+        problems.push(`${name}: expected JSON such as {"payments":{"errorRate":0.2}}`);
+        return {};
+      }
     },
     oneOf: <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
       const value = raw(name);

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("has working defaults", () => {
+    const config = loadConfig({}, "/srv/oms");
+    expect(config.api.port).toBe(50051);
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.temporal.taskQueue).toBe("oms-orders");
+    expect(config.dataDir).toBe("/srv/oms/.oms/data");
+    expect(config.referenceServices.faults).toEqual({});
+  });
+
+  it("lists every bad value in one error, one line each", () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        OMS_API_PORT: "http",
+        OMS_API_HEALTH: "maybe",
+        OMS_LOG_LEVEL: "loud",
+        TEMPORAL_TLS_CERT: "client.pem",
+        OMS_REFERENCE_FAULTS: '{"billing":{"outage":true}}',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems[0]).toBe('OMS_API_PORT="http": expected a whole number from 0 to 65535');
+    expect(problems.join("\n")).toMatch(/OMS_API_HEALTH.*true or false/);
+    expect(problems.join("\n")).toMatch(/OMS_LOG_LEVEL.*one of fatal/);
+    expect(problems.join("\n")).toMatch(
+      /TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together/,
+    );
+    expect(problems.join("\n")).toMatch(/OMS_REFERENCE_FAULTS: unknown service "billing"/);
+  });
+
+  it("reads faults for the reference services", () => {
+    const config = loadConfig({
+      OMS_REFERENCE_FAULTS: '{"payments":{"errorRate":0.2},"inventory":{"outage":true}}',
+    });
+    expect(config.referenceServices.faults).toEqual({
+      payments: { errorRate: 0.2 },
+      inventory: { outage: true },
+    });
+    expect(() => loadConfig({ OMS_REFERENCE_FAULTS: '{"payments":{"errorRate":2}}' })).toThrow(
+      /rates must be/,
+    );
+    expect(() => loadConfig({ OMS_REFERENCE_FAULTS: "not json" })).toThrow(/expected JSON/);
+  });
+});
