@@ -24,6 +24,7 @@ import {
 } from "../api/health/health-status.js";
 import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
+import { withUnavailableErrors } from "../api/unavailable-store.js";
 import { createValidationInterceptor } from "../api/validation.js";
 import { createOrderWatcher } from "../api/watch-order.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
@@ -57,7 +58,7 @@ export async function startApi(
   temporalAddress: string,
   logger: Logger,
 ): Promise<RunningApi> {
-  const store = await openStore(config);
+  const store = withUnavailableErrors(await openStore(config));
   const connectionOptions = {
     ...temporalConnectionOptions(config.temporal, temporalAddress),
     // grpc-js backs off reconnects up to 120 s by default: after a Temporal

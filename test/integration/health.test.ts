@@ -15,6 +15,7 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as Status,
 } from "../../gen/grpc/health/v1/health_pb.js";
+import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
 import { type RunningApi, startApi } from "../../src/cmd/components.js";
 import { loadConfig } from "../../src/config/config.js";
 import { failure } from "../support/failure.js";
@@ -146,7 +147,15 @@ describe("health follows the read model's reachability (PostgreSQL)", () => {
     )) {
       seen.push(res.status);
       if (seen.length === 1) proxy.cut();
-      if (res.status === Status.NOT_SERVING) proxy.restore();
+      if (res.status === Status.NOT_SERVING) {
+        // Reads fail as UNAVAILABLE (retryable), not INTERNAL, while the store is away.
+        const orders = createClient(OrderService, createGrpcTransport({ baseUrl: api.server.url }));
+        const err = await failure(orders.getOrder({ orderId: "any-order" }));
+        expect(err.code).toBe(Code.Unavailable);
+        expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("DEPENDENCY_UNAVAILABLE");
+        expect(err.rawMessage).toBe("the read model is unavailable; retry later");
+        proxy.restore();
+      }
       if (seen.length > 1 && res.status === Status.SERVING) break;
     }
     expect(seen).toEqual([Status.SERVING, Status.NOT_SERVING, Status.SERVING]);
