@@ -78,9 +78,16 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<void> {
     recorder.change({ cancellation });
     recorder.note(`cancellation requested${description ? `: ${description}` : ""}`, requestedBy);
     for (const f of recorder.order.fulfillments) {
-      if (fulfillmentCancellable(f))
-        void children.get(f.fulfillmentId)?.signal(cancelFulfillmentSignal);
+      if (fulfillmentCancellable(f)) void cancelChild(f.fulfillmentId);
     }
+  };
+
+  /** A child that has ended meanwhile has nothing left to cancel: its signal may fail. */
+  const cancelChild = async (id: string) => {
+    await children
+      .get(id)
+      ?.signal(cancelFulfillmentSignal)
+      .catch(() => undefined);
   };
 
   setHandler(getOrderQuery, () => recorder.order);
@@ -285,7 +292,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<void> {
       });
       children.set(f.fulfillmentId, handle);
       // A cancellation that arrived while the child was starting.
-      if (cancellation !== null) await handle.signal(cancelFulfillmentSignal);
+      if (cancellation !== null) await cancelChild(f.fulfillmentId);
       const result = await handle.result();
       replaceFulfillment(result);
       if (result.status === "DELIVERED") notify("SHIPMENT_DELIVERED", result.fulfillmentId);
