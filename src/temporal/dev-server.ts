@@ -58,6 +58,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     );
   }
   const host = options.host ?? "127.0.0.1";
+  // Something already listening there (another dev server, another `oms dev`)
+  // would answer our readiness checks while our own server fails to bind.
+  for (const port of [options.port, options.uiPort].filter((p): p is number => Boolean(p))) {
+    if (await canConnect(host, port)) {
+      throw new Error(
+        `port ${port} on ${host} is already in use (is another Temporal dev server or oms dev running?); set OMS_TEMPORAL_PORT / OMS_TEMPORAL_UI_PORT, or TEMPORAL_ADDRESS to use that server`,
+      );
+    }
+  }
   const args = ["server", "start-dev", "--ip", host, "--port", String(options.port)];
   if (options.uiPort) args.push("--ui-port", String(options.uiPort));
   else args.push("--headless");

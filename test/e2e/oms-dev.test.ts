@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection } from "node:net";
+import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -189,5 +189,18 @@ describe("oms dev", () => {
       dev.child.kill("SIGTERM");
     }
     expect(await dev.exited).toBe(0);
+  });
+  it("refuses to start on a Temporal port that is already taken, with a clear message", async () => {
+    const squatter = createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => squatter.once("listening", resolve));
+    const port = (squatter.address() as AddressInfo).port;
+    try {
+      const start = startOmsDev({ ...env, OMS_TEMPORAL_PORT: String(port) });
+      await expect(start).rejects.toThrow(
+        /exited with 1[\s\S]*port \d+ on 127\.0\.0\.1 is already in use/,
+      );
+    } finally {
+      squatter.close();
+    }
   });
 });
