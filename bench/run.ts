@@ -178,16 +178,16 @@ async function main() {
     report("ListOrders, page of 50, p50 / p99", `${fmt(list.p50)} / ${fmt(list.p99)}`);
 
     // 4. Throughput: whole orders against the dev server's ceiling.
-    const minimalN = Number(process.env.BENCH_MINIMAL ?? 200);
-    const minimalMs = await runConcurrently(minimalN, 32, (i) =>
+    const minimalN = Number(process.env.BENCH_MINIMAL ?? 100);
+    const minimalMs = await runConcurrently(minimalN, 8, (i) =>
       client.workflow.execute("minimalWorkflow", {
         taskQueue: "bench-minimal",
         workflowId: `ceiling-${i}`,
       }),
     );
     const ceiling = (minimalN * 1000) / minimalMs;
-    const ordersN = Number(process.env.BENCH_ORDERS ?? 40);
-    const ordersMs = await runConcurrently(ordersN, 16, async (i) => {
+    const ordersN = Number(process.env.BENCH_ORDERS ?? 24);
+    const ordersMs = await runConcurrently(ordersN, 8, async (i) => {
       await orders.submitOrder(order(`tput-${i}`, TWO_WAREHOUSES));
       await completed(`tput-${i}`);
     });
@@ -201,7 +201,7 @@ async function main() {
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const before = process.memoryUsage();
-    const waitingN = Number(process.env.BENCH_WAITING ?? 150);
+    const waitingN = Number(process.env.BENCH_WAITING ?? 100);
     await runConcurrently(waitingN, 16, (i) =>
       orders.submitOrder(
         order(`wait-${i}`, [
