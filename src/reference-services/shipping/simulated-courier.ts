@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { ShippingStore } from "./shipping-store.js";
@@ -52,6 +53,8 @@ export function createSimulatedCourier(
 ): SimulatedCourier {
   const controller = new AbortController();
   const { signal } = controller;
+  // One listener per shipment on its way: many at once is normal, not a leak.
+  setMaxListeners(0, signal);
   const running = new Set<Promise<void>>();
   const maxAttempts = options.maxReportAttempts ?? 20;
   const firstRetryDelayMs = options.retryDelayMs ?? 100;
