@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
+import { upperSnake } from "../domain/errors.js";
 
 /**
  * Downstream codes that retrying cannot fix: the activity fails with a
@@ -22,7 +23,7 @@ const PERMANENT = new Set<Code>([
 
 /** `DOWNSTREAM_NOT_FOUND`, … : the failure type a permanent downstream error becomes. */
 export function permanentFailureType(code: Code): string {
-  return `DOWNSTREAM_${Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}`;
+  return `DOWNSTREAM_${upperSnake(Code[code])}`;
 }
 
 /** Runs one downstream call with the activity's cancellation, classifying its failure. */

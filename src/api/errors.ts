@@ -18,6 +18,7 @@ import {
   OrderNotFoundError,
   OrderStateError,
   ShipmentNotFoundError,
+  upperSnake,
 } from "../domain/errors.js";
 
 /** google.rpc.ErrorInfo.domain of every error this service raises. */
@@ -58,7 +59,7 @@ export function toConnectError(err: unknown, logger: Logger): ConnectError {
           : d.type === ErrorInfoSchema.typeName,
       )
     ) {
-      err.details.push(errorInfo(Code[err.code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()));
+      err.details.push(errorInfo(upperSnake(Code[err.code])));
     }
     return err;
   }

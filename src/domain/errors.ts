@@ -74,3 +74,8 @@ export class LimitExceededError extends DomainError {
     super(`too many ${what} (limit ${limit}); retry later`, { limit: String(limit) });
   }
 }
+
+/** "FailedPrecondition" → "FAILED_PRECONDITION": gRPC code names as ErrorInfo reasons and failure types. */
+export function upperSnake(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}

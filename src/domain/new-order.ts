@@ -1,4 +1,4 @@
-import type { Order, OrderSubmission } from "./order.js";
+import type { Order, OrderSubmission, TimelineEntry } from "./order.js";
 import { invoiceFor, type PricingPolicy } from "./pricing.js";
 
 /**
@@ -22,5 +22,23 @@ export function newOrder(
     version: 1,
     createTime: acceptTime,
     updateTime: acceptTime,
+  };
+}
+
+/**
+ * The first timeline entry of every order. The API (read-your-writes) and the
+ * order workflow both write it; they must write the same entry, so that
+ * whichever write comes second is a no-op.
+ */
+export function acceptedEntry(order: Order, actor: string): TimelineEntry {
+  return {
+    orderId: order.orderId,
+    sequence: 1,
+    time: order.createTime,
+    actor,
+    fromStatus: null,
+    toStatus: order.status,
+    reason: "order accepted",
+    version: order.version,
   };
 }

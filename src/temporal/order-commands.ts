@@ -16,7 +16,7 @@ import {
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
 import { fulfillmentWorkflowId, orderWorkflowId } from "../domain/ids.js";
-import { newOrder } from "../domain/new-order.js";
+import { acceptedEntry, newOrder } from "../domain/new-order.js";
 import type { Fulfillment, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 import type { OrderStore } from "../readmodel/store.js";
@@ -212,18 +212,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     principal: string,
   ): Promise<Order> {
     const order = newOrder(submission, acceptTime, pricing);
-    await store.saveOrder(order, [
-      {
-        orderId: order.orderId,
-        sequence: 1,
-        time: acceptTime,
-        actor: principal,
-        fromStatus: null,
-        toStatus: "PENDING",
-        reason: "order accepted",
-        version: 1,
-      },
-    ]);
+    await store.saveOrder(order, [acceptedEntry(order, principal)]);
     return order;
   }
 }

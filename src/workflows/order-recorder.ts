@@ -1,3 +1,4 @@
+import { acceptedEntry } from "../domain/new-order.js";
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 
 /**
@@ -28,9 +29,7 @@ export function createOrderRecorder(
 ): OrderRecorder {
   let order = initial;
   let sequence = 1;
-  let pending: TimelineEntry[] = [
-    entry(initial, 1, initial.createTime, acceptedBy, null, "order accepted"),
-  ];
+  let pending: TimelineEntry[] = [acceptedEntry(initial, acceptedBy)];
   let dirty = true;
   let written: Promise<void> = Promise.resolve();
 
