@@ -103,15 +103,9 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       worker ??= await startWorker(config, address, urls, logger);
     },
     async stop() {
-      const t0 = Date.now();
-      const step = (name: string) =>
-        process.env.OMS_TEST_DEBUG_STOP && console.log(`stop ${name} +${Date.now() - t0}ms`);
       await api.stop();
-      step("api");
       await worker?.stop();
-      step("worker");
       await refs.stop();
-      step("refs");
       await connection.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
