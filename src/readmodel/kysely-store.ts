@@ -5,18 +5,22 @@
  * write transaction runs.
  */
 
-import { type CompiledQuery, type Kysely, type QueryResult, sql } from "kysely";
+import { randomUUID } from "node:crypto";
+import { type CompiledQuery, type Kysely, type QueryResult, type Selectable, sql } from "kysely";
 import type { Order, TimelineEntry } from "../domain/order.js";
 import { createPageTokenCodec, type PageFilter } from "./page-token.js";
 import {
+  type ClaimedOutboxMessage,
+  type DeadLetterOutboxMessage,
   effectivePageSize,
   type ListOrdersPage,
   type ListOrdersQuery,
   type OrderStore,
+  type OutboxMessage,
   type SaveOrderResult,
   type ShipmentOwner,
 } from "./store.js";
-import type { ReadModelDatabase, ReadModelDialect } from "./tables.js";
+import type { NotificationOutboxTable, ReadModelDatabase, ReadModelDialect } from "./tables.js";
 
 /**
  * Runs compiled statements, in order, in one transaction, and returns their
@@ -62,9 +66,14 @@ export function createKyselyOrderStore(
   return {
     kind: options.dialect,
 
-    async saveOrder(order: Order, entries: readonly TimelineEntry[]): Promise<SaveOrderResult> {
+    async saveOrder(
+      order: Order,
+      entries: readonly TimelineEntry[],
+      outbox: readonly OutboxMessage[] = [],
+    ): Promise<SaveOrderResult> {
       checkOrder(order);
       for (const entry of entries) checkEntry(order, entry);
+      for (const message of outbox) checkOutboxMessage(order, message);
       const row = {
         order_id: order.orderId,
         customer_id: order.customerId,
@@ -156,6 +165,33 @@ export function createKyselyOrderStore(
             .insertInto("shipments")
             .values(shipments.slice(i, i + TIMELINE_INSERT_BATCH))
             .onConflict((oc) => oc.column("shipment_id").doNothing())
+            .compile(),
+        );
+      }
+
+      // Outbox messages, in ascending id order (same lock order for every
+      // writer); one already there (a retry, a replay) is left alone. Due now:
+      // the writer's clock, not the message's time, which may come from
+      // another machine's.
+      const availableAt = new Date().toISOString();
+      const messages = [...new Map(outbox.map((message) => [message.messageId, message]))]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([, message]) => ({
+          message_id: message.messageId,
+          order_id: message.orderId,
+          customer_id: message.customerId,
+          kind: message.kind,
+          subject: message.subject,
+          data: JSON.stringify(message.data),
+          create_time: message.createTime,
+          available_at: availableAt,
+        }));
+      for (let i = 0; i < messages.length; i += TIMELINE_INSERT_BATCH) {
+        inserts.push(
+          db
+            .insertInto("notification_outbox")
+            .values(messages.slice(i, i + TIMELINE_INSERT_BATCH))
+            .onConflict((oc) => oc.column("message_id").doNothing())
             .compile(),
         );
       }
@@ -280,6 +316,128 @@ export function createKyselyOrderStore(
       );
     },
 
+    async claimOutbox({ limit, leaseMs, now = new Date() }): Promise<ClaimedOutboxMessage[]> {
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+        throw new RangeError(`leaseMs must be a positive number, got ${leaseMs}`);
+      }
+      const dueBy = isoTime(now, "now");
+      const leaseUntil = isoTime(new Date(now.getTime() + leaseMs), "now + leaseMs");
+      const claimToken = randomUUID();
+      // PostgreSQL: concurrent claimants lock the rows they pick and skip the
+      // ones another has locked, so each row goes to one of them; a row
+      // another claimant updated meanwhile is re-checked against the WHERE
+      // (no longer due) before it is locked. The pick is a materialized CTE,
+      // evaluated once: as a plain IN subquery the planner may rescan it, and
+      // a LIMIT under FOR UPDATE then let one claim take more than `limit`.
+      // SQLite: the statement runs in a write transaction (BEGIN IMMEDIATE),
+      // so claims are serialized anyway.
+      const claim = db
+        .with(
+          (cte) => cte("due").materialized(),
+          (qb) =>
+            qb
+              .selectFrom("notification_outbox")
+              .select("message_id")
+              .where("dead_letter_time", "is", null)
+              .where("available_at", "<=", dueBy)
+              .orderBy("available_at")
+              .orderBy("message_id")
+              .limit(limit)
+              .$if(options.dialect === "postgres", (select) => select.forUpdate().skipLocked()),
+        )
+        .updateTable("notification_outbox")
+        .set((eb) => ({
+          attempts: eb("attempts", "+", 1),
+          available_at: leaseUntil,
+          claim_token: claimToken,
+        }))
+        .where("message_id", "in", (eb) => eb.selectFrom("due").select("due.message_id"))
+        .where("dead_letter_time", "is", null)
+        .where("available_at", "<=", dueBy)
+        .returningAll()
+        .compile();
+      const [result] = await runWriteTransaction([claim]);
+      const rows = (result?.rows ?? []) as OutboxRow[];
+      return rows
+        .map(
+          (row): ClaimedOutboxMessage => ({
+            ...outboxMessage(row),
+            attempts: Number(row.attempts),
+            claimToken,
+            lastError: row.last_error,
+          }),
+        )
+        .sort((a, b) => (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
+    },
+
+    async completeOutbox(messageId) {
+      await runWriteTransaction([
+        db.deleteFrom("notification_outbox").where("message_id", "=", messageId).compile(),
+      ]);
+    },
+
+    async retryOutbox(claim, { error, notBefore }) {
+      const [result] = await runWriteTransaction([
+        db
+          .updateTable("notification_outbox")
+          .set({
+            available_at: isoTime(notBefore, "notBefore"),
+            claim_token: null,
+            last_error: error,
+          })
+          .where("message_id", "=", claim.messageId)
+          .where("claim_token", "=", claim.claimToken)
+          .where("dead_letter_time", "is", null)
+          .compile(),
+      ]);
+      return Number(result?.numAffectedRows ?? 0) > 0;
+    },
+
+    async deadLetterOutbox(claim, error, now = new Date()) {
+      const [result] = await runWriteTransaction([
+        db
+          .updateTable("notification_outbox")
+          .set({ dead_letter_time: isoTime(now, "now"), claim_token: null, last_error: error })
+          .where("message_id", "=", claim.messageId)
+          .where("claim_token", "=", claim.claimToken)
+          .where("dead_letter_time", "is", null)
+          .compile(),
+      ]);
+      return Number(result?.numAffectedRows ?? 0) > 0;
+    },
+
+    async listDeadLetters({ limit = 100 } = {}): Promise<DeadLetterOutboxMessage[]> {
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      const rows = await db
+        .selectFrom("notification_outbox")
+        .selectAll()
+        .where("dead_letter_time", "is not", null)
+        .orderBy("dead_letter_time")
+        .orderBy("message_id")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        ...outboxMessage(row),
+        attempts: Number(row.attempts),
+        lastError: row.last_error,
+        deadLetterTime: row.dead_letter_time ?? "",
+      }));
+    },
+
+    async countDeadLetters() {
+      const row = await db
+        .selectFrom("notification_outbox")
+        .select((eb) => eb.fn.countAll().as("count"))
+        .where("dead_letter_time", "is not", null)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -309,6 +467,48 @@ function sortableTime(value: string, field: string, orderId: string): string {
     );
   }
   return normalized;
+}
+
+/** A row of the outbox as read back. */
+type OutboxRow = Selectable<NotificationOutboxTable>;
+
+function outboxMessage(row: OutboxRow): OutboxMessage {
+  return {
+    messageId: row.message_id,
+    orderId: row.order_id,
+    customerId: row.customer_id,
+    kind: row.kind,
+    subject: row.subject,
+    // Text on SQLite, parsed jsonb on PostgreSQL.
+    data: (typeof row.data === "string" ? JSON.parse(row.data) : row.data) as Record<
+      string,
+      string
+    >,
+    createTime: row.create_time,
+  };
+}
+
+/** Fixed-width UTC ISO-8601 of a valid date, so that text order is time order. */
+function isoTime(value: Date, what: string): string {
+  const text = Number.isNaN(value.getTime()) ? "" : value.toISOString();
+  if (text.length !== 24) throw new RangeError(`${what} is not a usable time: ${String(value)}`);
+  return text;
+}
+
+function checkOutboxMessage(order: Order, message: OutboxMessage): void {
+  if (message.messageId === "") {
+    throw new Error(`order ${order.orderId}: outbox message id must not be empty`);
+  }
+  if (message.orderId !== order.orderId) {
+    throw new Error(
+      `outbox message ${message.messageId} belongs to order ${message.orderId}, not ${order.orderId}`,
+    );
+  }
+  if (Number.isNaN(Date.parse(message.createTime))) {
+    throw new Error(
+      `outbox message ${message.messageId}: createTime ${JSON.stringify(message.createTime)} is not a valid ISO-8601 time`,
+    );
+  }
 }
 
 function checkOrder(order: Order): void {

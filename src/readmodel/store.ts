@@ -27,6 +27,63 @@ export interface SaveOrderResult {
   applied: boolean;
 }
 
+/**
+ * A customer notification waiting in the transactional outbox: written by
+ * {@link OrderStore.saveOrder} in the same transaction as the order version it
+ * announces, and delivered by the notification dispatcher (src/outbox).
+ */
+export interface OutboxMessage {
+  /**
+   * Unique; the notification service's idempotency key
+   * (`<orderId>:notify:<kind>:<subject>`), so that a message delivered twice
+   * reaches the customer once.
+   */
+  messageId: string;
+  orderId: string;
+  customerId: string;
+  /** A `notifications.v1.NotificationTemplate` name other than UNSPECIFIED, e.g. "ORDER_ACCEPTED". */
+  kind: string;
+  /** Tells notifications of one kind within an order apart (e.g. a fulfillment id); may be empty. */
+  subject: string;
+  data: Record<string, string>;
+  /** ISO-8601, when the message was created (the transition's time). */
+  createTime: string;
+}
+
+/**
+ * An outbox message claimed by {@link OrderStore.claimOutbox}: no other
+ * claimant gets it until the lease ends or the claim is settled with
+ * {@link OrderStore.completeOutbox}, {@link OrderStore.retryOutbox} or
+ * {@link OrderStore.deadLetterOutbox}.
+ */
+export interface ClaimedOutboxMessage extends OutboxMessage {
+  /** How many times the message has been claimed, this claim included (1 on the first). */
+  attempts: number;
+  /** Identifies this claim; retry and dead-letter apply only while it is the current one. */
+  claimToken: string;
+  /** The error of the previous attempt; empty on the first. */
+  lastError: string;
+}
+
+/** A message that was given up on; see {@link OrderStore.deadLetterOutbox}. */
+export interface DeadLetterOutboxMessage extends OutboxMessage {
+  attempts: number;
+  /** The error of the last attempt. */
+  lastError: string;
+  /** ISO-8601 (UTC), when it was given up on. */
+  deadLetterTime: string;
+}
+
+/** The options of {@link OrderStore.claimOutbox}. */
+export interface ClaimOutboxOptions {
+  /** At most this many messages; a positive safe integer. */
+  limit: number;
+  /** How long the claim holds; after it another claimant may take the message. Positive. */
+  leaseMs: number;
+  /** The claimant's clock; `new Date()` by default (tests pass a later time to expire leases). */
+  now?: Date;
+}
+
 /** The query of {@link OrderStore.listOrders}. */
 export interface ListOrdersQuery {
   /** Only this customer's orders; empty or absent means every customer. */
@@ -70,9 +127,23 @@ export interface OrderStore {
    *   when it arrives late;
    * - every fulfillment with a non-empty `shipment.shipmentId` is recorded as
    *   that shipment's owner (see {@link findShipment}); a shipment id already
-   *   recorded keeps its first owner.
+   *   recorded keeps its first owner;
+   * - every message of `outbox` is inserted into the transactional outbox
+   *   unless a message with its id is already there (a retried or replayed
+   *   save writes nothing twice), due at once. A message is in the outbox if
+   *   and only if the version that carries it was stored. (Once delivered,
+   *   a message is deleted, so a save repeated after that inserts it again;
+   *   its id is the notification service's idempotency key, which keeps the
+   *   customer from getting it twice.)
+   *
+   * @throws when a message has an empty id, belongs to another order, or has
+   *   an invalid `createTime` (nothing is written).
    */
-  saveOrder(order: Order, entries: readonly TimelineEntry[]): Promise<SaveOrderResult>;
+  saveOrder(
+    order: Order,
+    entries: readonly TimelineEntry[],
+    outbox?: readonly OutboxMessage[],
+  ): Promise<SaveOrderResult>;
 
   /** The latest stored snapshot, or null for an unknown order. */
   getOrder(orderId: string): Promise<Order | null>;
@@ -122,6 +193,54 @@ export interface OrderStore {
 
   /** The order's timeline ordered by sequence; empty for an unknown order. */
   getHistory(orderId: string): Promise<TimelineEntry[]>;
+
+  /**
+   * Claims up to `limit` outbox messages that are due (new, retry time
+   * reached, or a previous claim's lease over), oldest due first, and leases
+   * them for `leaseMs`: until then no other claimant, in this process or
+   * another sharing the database, gets them. Each claim counts as an attempt.
+   * A claimant that dies leaves its messages to be claimed again when the
+   * lease ends. Dead letters are never claimed.
+   *
+   * @throws {RangeError} for a `limit` or `leaseMs` out of range.
+   */
+  claimOutbox(options: ClaimOutboxOptions): Promise<ClaimedOutboxMessage[]>;
+
+  /**
+   * Deletes a delivered message, whoever holds it now (it was delivered
+   * either way). Resolves also when it is already gone.
+   */
+  completeOutbox(messageId: string): Promise<void>;
+
+  /**
+   * Ends a claim after a failed attempt: the message becomes due again at
+   * `notBefore`, keeping `error` as its last error.
+   *
+   * @returns false, changing nothing, when the claim is no longer current
+   *   (its lease ended and the message was claimed again, or it was settled).
+   */
+  retryOutbox(
+    claim: Pick<ClaimedOutboxMessage, "messageId" | "claimToken">,
+    options: { error: string; notBefore: Date },
+  ): Promise<boolean>;
+
+  /**
+   * Ends a claim by giving up on the message: it stays in the outbox as a
+   * dead letter with `error`, and is never claimed again.
+   *
+   * @returns false, changing nothing, when the claim is no longer current.
+   */
+  deadLetterOutbox(
+    claim: Pick<ClaimedOutboxMessage, "messageId" | "claimToken">,
+    error: string,
+    now?: Date,
+  ): Promise<boolean>;
+
+  /** Dead letters, oldest first, at most `limit` (default 100). */
+  listDeadLetters(options?: { limit?: number }): Promise<DeadLetterOutboxMessage[]>;
+
+  /** How many dead letters there are. */
+  countDeadLetters(): Promise<number>;
 
   /** Resolves when the database answers a trivial query; rejects otherwise. For health checks. */
   ping(): Promise<void>;

@@ -61,10 +61,41 @@ export interface ShipmentsTable {
   fulfillment_id: ColumnType<string, string, never>;
 }
 
+/**
+ * The transactional outbox of customer notifications: written with the order
+ * version that announces them, deleted once delivered, kept as dead letters
+ * when given up on. Added by migration 0003.
+ */
+export interface NotificationOutboxTable {
+  /** The notification service's idempotency key. */
+  message_id: ColumnType<string, string, never>;
+  order_id: ColumnType<string, string, never>;
+  customer_id: ColumnType<string, string, never>;
+  kind: ColumnType<string, string, never>;
+  subject: ColumnType<string, string, never>;
+  /** `Record<string, string>` as JSON, stored like {@link OrdersTable.snapshot}. */
+  data: ColumnType<unknown, string, never>;
+  /** As the message gave it. */
+  create_time: ColumnType<string, string, never>;
+  /** Claims so far. */
+  attempts: ColumnType<number, number | undefined, number>;
+  /**
+   * Fixed-width UTC ISO-8601: when the message may next be claimed (its
+   * creation, a retry time, or the end of the current claim's lease).
+   */
+  available_at: string;
+  /** The current (or last) claim; null before the first and after a retry. */
+  claim_token: string | null;
+  last_error: ColumnType<string, string | undefined, string>;
+  /** Set (fixed-width UTC ISO-8601) when the message became a dead letter. */
+  dead_letter_time: string | null;
+}
+
 /** The read model's database as Kysely sees it. */
 export interface ReadModelDatabase {
   orders: OrdersTable;
   order_timeline: OrderTimelineTable;
   order_versions: OrderVersionsTable;
   shipments: ShipmentsTable;
+  notification_outbox: NotificationOutboxTable;
 }

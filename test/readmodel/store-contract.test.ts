@@ -23,6 +23,7 @@ import {
   InvalidPageTokenError,
   MAX_PAGE_SIZE,
   type OrderStore,
+  type OutboxMessage,
 } from "../../src/readmodel/store.js";
 import type { ReadModelDatabase } from "../../src/readmodel/tables.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
@@ -942,10 +943,230 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(rows.map((row) => row.name)).toEqual([
         "0001_create_orders",
         "0002_order_versions_and_shipments",
+        "0003_notification_outbox",
       ]);
     } finally {
       await check.destroy();
     }
+  });
+
+  describe("notification outbox", () => {
+    const message = (orderId: string, kind: string, subject = ""): OutboxMessage => ({
+      messageId: `${orderId}:notify:${kind}:${subject}`,
+      orderId,
+      customerId: "customer-1",
+      kind,
+      subject,
+      data: { subject, ünï: "cödé ✓" },
+      createTime: at(1),
+    });
+    const LEASE = 60_000;
+    /** Claims everything due, as one claimant. */
+    const claimAll = (store: OrderStore, now?: Date) =>
+      store.claimOutbox({ limit: 1_000, leaseMs: LEASE, now });
+    const later = (ms: number) => new Date(Date.now() + ms);
+    const idsOf = (messages: readonly { messageId: string }[]) =>
+      messages.map((m) => m.messageId).sort();
+
+    it("writes messages with the version that carries them, and only then", async () => {
+      const store = await freshStore();
+      const orderId = "order-outbox";
+      const accepted = message(orderId, "ORDER_ACCEPTED");
+      expect(
+        await store.saveOrder(makeOrder({ orderId }), [makeEntry(orderId, 1)], [accepted]),
+      ).toEqual({ applied: true });
+      const claimed = await claimAll(store);
+      expect(claimed).toEqual([
+        { ...accepted, attempts: 1, claimToken: expect.any(String), lastError: "" },
+      ]);
+
+      // A save that fails in the database writes neither the version nor its messages.
+      const broken = { ...message(orderId, "ORDER_FAILED"), customerId: null as unknown as string };
+      await expect(
+        store.saveOrder(
+          makeOrder({ orderId, version: 2, status: "FAILED" }),
+          [],
+          [message(orderId, "SHIPMENT_DISPATCHED", "f-1"), broken],
+        ),
+      ).rejects.toThrow();
+      expect(await store.getOrderVersion(orderId)).toBe(1);
+      expect(await store.getOrderVersionsAfter(orderId, 1, 10)).toEqual([]);
+      expect(await claimAll(store, later(2 * LEASE))).toHaveLength(1); // accepted, lease over
+
+      // Messages checked before anything is written.
+      await expect(
+        store.saveOrder(
+          makeOrder({ orderId, version: 3 }),
+          [],
+          [message("order-other", "ORDER_ACCEPTED")],
+        ),
+      ).rejects.toThrow(/belongs to order order-other/);
+      await expect(
+        store.saveOrder(makeOrder({ orderId, version: 3 }), [], [{ ...accepted, messageId: "" }]),
+      ).rejects.toThrow(/must not be empty/);
+      await expect(
+        store.saveOrder(
+          makeOrder({ orderId, version: 3 }),
+          [],
+          [{ ...accepted, createTime: "soon" }],
+        ),
+      ).rejects.toThrow(/createTime/);
+      expect(await store.getOrderVersion(orderId)).toBe(1);
+    });
+
+    it("never writes a message twice: retries, replays, late and concurrent saves", async () => {
+      const store = await freshStore();
+      const orderId = "order-outbox-replay";
+      const v1 = makeOrder({ orderId });
+      const accepted = message(orderId, "ORDER_ACCEPTED");
+      const dispatched = message(orderId, "SHIPMENT_DISPATCHED", "f-1");
+      await store.saveOrder(v1, [], [accepted]);
+      // The same save again, a replay with a changed message, a late one, and duplicates in one call.
+      await store.saveOrder(v1, [], [accepted]);
+      await store.saveOrder(v1, [], [{ ...accepted, data: { replayed: "yes" } }]);
+      await store.saveOrder(makeOrder({ orderId, version: 3 }), [], [dispatched, dispatched]);
+      expect(await store.saveOrder(makeOrder({ orderId, version: 2 }), [], [accepted])).toEqual({
+        applied: false,
+      });
+      await Promise.all(
+        shuffled([...upTo(10), ...upTo(10)]).map((version) =>
+          store.saveOrder(makeOrder({ orderId, version }), [], [accepted, dispatched]),
+        ),
+      );
+      const claimed = await claimAll(store);
+      expect(idsOf(claimed)).toEqual(idsOf([accepted, dispatched]));
+      // The first write of a message wins.
+      expect(claimed.find((m) => m.messageId === accepted.messageId)?.data).toEqual(accepted.data);
+
+      // A message the version does not carry is not written by saving another version.
+      await store.saveOrder(makeOrder({ orderId, version: 11 }), []);
+      expect(await claimAll(store, later(2 * LEASE))).toHaveLength(2);
+    });
+
+    it("leases a claimed message: nobody else gets it until the lease ends", async () => {
+      const store = await freshStore();
+      const orderId = "order-outbox-lease";
+      const messages = ["ORDER_ACCEPTED", "ACTION_REQUIRED", "ORDER_CANCELLED"].map((kind) =>
+        message(orderId, kind),
+      );
+      await store.saveOrder(makeOrder({ orderId }), [], messages);
+
+      const first = await store.claimOutbox({ limit: 2, leaseMs: LEASE });
+      expect(first).toHaveLength(2);
+      const second = await store.claimOutbox({ limit: 10, leaseMs: LEASE });
+      expect(idsOf([...first, ...second])).toEqual(idsOf(messages));
+      expect(await store.claimOutbox({ limit: 10, leaseMs: LEASE })).toEqual([]);
+      // Just before the lease ends: still held.
+      expect(await claimAll(store, later(LEASE - 5_000))).toEqual([]);
+
+      // The claimant died: after the lease everything is due again, as a new attempt.
+      const again = await claimAll(store, later(LEASE + 1_000));
+      expect(idsOf(again)).toEqual(idsOf(messages));
+      expect(again.map((m) => m.attempts)).toEqual([2, 2, 2]);
+      const stale = first[0];
+      if (stale === undefined) throw new Error("unreachable");
+      const current = again.find((m) => m.messageId === stale.messageId);
+      expect(current?.claimToken).not.toBe(stale.claimToken);
+      // The dead claimant's settlement is refused; the new claim's goes through.
+      expect(await store.retryOutbox(stale, { error: "late", notBefore: new Date() })).toBe(false);
+      expect(await store.deadLetterOutbox(stale, "late")).toBe(false);
+      expect(await store.countDeadLetters()).toBe(0);
+
+      for (const claim of again) await store.completeOutbox(claim.messageId);
+      expect(await claimAll(store, later(10 * LEASE))).toEqual([]);
+      // Completing twice (two claimants both delivered) is harmless.
+      await store.completeOutbox(messages[0]?.messageId ?? "");
+
+      await expect(store.claimOutbox({ limit: 0, leaseMs: LEASE })).rejects.toBeInstanceOf(
+        RangeError,
+      );
+      await expect(store.claimOutbox({ limit: 1, leaseMs: 0 })).rejects.toBeInstanceOf(RangeError);
+    });
+
+    it("retries a message at its time, and keeps a dead letter with its last error", async () => {
+      const store = await freshStore();
+      const orderId = "order-outbox-retry";
+      const accepted = message(orderId, "ORDER_ACCEPTED");
+      const completed = message(orderId, "ORDER_COMPLETED");
+      await store.saveOrder(makeOrder({ orderId }), [], [accepted, completed]);
+
+      const [a, c] = await claimAll(store);
+      if (a === undefined || c === undefined) throw new Error("expected two claims");
+      expect(a.messageId).toBe(accepted.messageId);
+      const notBefore = later(30_000);
+      expect(await store.retryOutbox(a, { error: "UNAVAILABLE: down", notBefore })).toBe(true);
+      // Settled: the claim cannot be used again.
+      expect(await store.retryOutbox(a, { error: "again", notBefore })).toBe(false);
+      // Not due before its time, then due with its last error.
+      expect(await claimAll(store, later(29_000))).toEqual([]);
+      const [retried] = await claimAll(store, later(30_000));
+      expect(retried).toMatchObject({
+        messageId: a.messageId,
+        attempts: 2,
+        lastError: "UNAVAILABLE: down",
+      });
+
+      const deadAt = new Date(Date.now() - 60_000);
+      expect(await store.deadLetterOutbox(c, "NOT_FOUND: no such customer", deadAt)).toBe(true);
+      expect(await store.deadLetterOutbox(c, "twice", deadAt)).toBe(false);
+      if (retried === undefined) throw new Error("unreachable");
+      expect(await store.deadLetterOutbox(retried, "UNAVAILABLE: still down")).toBe(true);
+      // Dead letters are never claimed again, and cannot be retried.
+      expect(await claimAll(store, later(100 * LEASE))).toEqual([]);
+      expect(await store.retryOutbox(retried, { error: "x", notBefore })).toBe(false);
+
+      expect(await store.countDeadLetters()).toBe(2);
+      const dead = await store.listDeadLetters();
+      expect(dead).toEqual([
+        {
+          ...completed,
+          attempts: 1,
+          lastError: "NOT_FOUND: no such customer",
+          deadLetterTime: deadAt.toISOString(),
+        },
+        {
+          ...accepted,
+          attempts: 2,
+          lastError: "UNAVAILABLE: still down",
+          deadLetterTime: expect.any(String),
+        },
+      ]);
+      expect(await store.listDeadLetters({ limit: 1 })).toEqual(dead.slice(0, 1));
+      // Completing a dead letter (a late success) removes it.
+      await store.completeOutbox(completed.messageId);
+      expect(await store.countDeadLetters()).toBe(1);
+    });
+
+    it("gives each message to one of several concurrent claimants", async () => {
+      const database = await backend.freshDatabase();
+      const stores = await Promise.all([database.open(), database.open(), database.open()]);
+      opened.push(...stores);
+      const all: OutboxMessage[] = [];
+      for (let i = 0; i < 20; i++) {
+        const orderId = `order-claim-${i}`;
+        const messages = ["ORDER_ACCEPTED", "ORDER_COMPLETED", "SHIPMENT_DELIVERED"].map((kind) =>
+          message(orderId, kind, `s-${i}`),
+        );
+        all.push(...messages);
+        await stores[i % 3]?.saveOrder(makeOrder({ orderId }), [], messages);
+      }
+
+      // Six claimants (two per store instance) race in small batches until nothing is left.
+      const claims = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const store = stores[i % 3] as OrderStore;
+          const mine: string[] = [];
+          for (;;) {
+            const batch = await store.claimOutbox({ limit: 4, leaseMs: LEASE });
+            if (batch.length === 0) return mine;
+            mine.push(...batch.map((m) => m.messageId));
+          }
+        }),
+      );
+      const claimed = claims.flat();
+      expect(claimed.sort()).toEqual(idsOf(all));
+      expect(new Set(claimed).size).toBe(claimed.length);
+    });
   });
 
   it("answers ping, and close is idempotent", async () => {
