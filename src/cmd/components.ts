@@ -229,6 +229,7 @@ export async function startReferenceServicesFromConfig(
     port: rs.port,
     logger: logger.child({ component: "reference-services" }),
     faults: rs.faults,
+    catalog: rs.catalog,
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

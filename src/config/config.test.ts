@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { LOAD_CATALOG_FILE } from "../reference-services/inventory/catalog.js";
 import { ConfigError, loadConfig } from "./config.js";
 
 describe("loadConfig", () => {
@@ -48,5 +52,25 @@ describe("loadConfig", () => {
       /rates must be/,
     );
     expect(() => loadConfig({ OMS_REFERENCE_FAULTS: "not json" })).toThrow(/expected JSON/);
+  });
+
+  it("reads and checks the reference inventory's catalog file", () => {
+    expect(loadConfig({}).referenceServices.catalog).toBeUndefined();
+    const catalog = loadConfig({ OMS_REFERENCE_CATALOG: LOAD_CATALOG_FILE }).referenceServices
+      .catalog;
+    expect(catalog?.stock["KEYBOARD-MX"]).toEqual({ "wh-west": 1_000_000 });
+
+    const dir = mkdtempSync(path.join(tmpdir(), "oms-config-"));
+    writeFileSync(path.join(dir, "broken.json"), "{ not json");
+    writeFileSync(path.join(dir, "invalid.json"), '{"warehouses":[],"stock":{}}');
+    expect(() => loadConfig({ OMS_REFERENCE_CATALOG: "missing.json" }, dir)).toThrow(
+      `OMS_REFERENCE_CATALOG="missing.json": cannot read ${path.join(dir, "missing.json")} (ENOENT)`,
+    );
+    expect(() => loadConfig({ OMS_REFERENCE_CATALOG: "broken.json" }, dir)).toThrow(
+      /OMS_REFERENCE_CATALOG="broken.json": .*broken\.json is not valid JSON/,
+    );
+    expect(() => loadConfig({ OMS_REFERENCE_CATALOG: "invalid.json" }, dir)).toThrow(
+      /invalid\.json: invalid inventory catalog: warehouses must be a non-empty list/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
 
 /**
  * Every setting of every process, read from environment variables once at
@@ -86,6 +87,8 @@ export interface Config {
     omsApiUrl: string | undefined;
     /** Faults injected from the start, per service (changeable at run time through faults.v1). */
     faults: Partial<Record<FaultTarget, FaultSettings>>;
+    /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
+    catalog: Catalog | undefined;
   };
 }
 
@@ -202,6 +205,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       courierDeliveryDelayMs: read.int("OMS_COURIER_DELIVERY_DELAY_MS", 10_000, 0, 3_600_000),
       omsApiUrl: read.optional("OMS_API_URL"),
       faults: read.faults("OMS_REFERENCE_FAULTS"),
+      catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
     },
   };
 
@@ -211,6 +215,31 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** A catalog file (the shape of the reference inventory's catalog.json), read and checked now. */
+function readCatalogSetting(
+  name: string,
+  raw: (name: string) => string | undefined,
+  cwd: string,
+  problems: string[],
+): Catalog | undefined {
+  const value = raw(name);
+  if (value === undefined) return undefined;
+  const file = path.resolve(cwd, value);
+  try {
+    return readCatalogFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code !== undefined
+        ? `cannot read ${file} (${code})`
+        : err instanceof SyntaxError
+          ? `${file} is not valid JSON (${err.message})`
+          : `${file}: ${(err as Error).message}`;
+    problems.push(`${name}=${JSON.stringify(value)}: ${why}`);
+    return undefined;
+  }
 }
 
 function createReader(env: Env, problems: string[]) {

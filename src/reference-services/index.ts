@@ -23,7 +23,13 @@ export {
   requestFingerprint,
 } from "./idempotency.js";
 export { type AllocationPlan, planAllocation } from "./inventory/allocate.js";
-export { type Catalog, loadDefaultCatalog, parseCatalog } from "./inventory/catalog.js";
+export {
+  type Catalog,
+  LOAD_CATALOG_FILE,
+  loadDefaultCatalog,
+  parseCatalog,
+  readCatalogFile,
+} from "./inventory/catalog.js";
 export {
   createInventoryService,
   type InventoryServiceOptions,

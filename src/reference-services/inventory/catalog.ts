@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** What the reference inventory service stocks, and where. */
 export interface Catalog {
@@ -18,8 +19,22 @@ export interface Catalog {
 export function loadDefaultCatalog(): Catalog {
   // Read at run time rather than imported, so the file works the same under
   // tsx, vitest and a plain tsc build without JSON import attributes.
-  const text = readFileSync(new URL("./catalog.json", import.meta.url), "utf8");
-  return parseCatalog(JSON.parse(text));
+  return readCatalogFile(new URL("./catalog.json", import.meta.url));
+}
+
+/**
+ * `load-catalog.json` next to this file: the default catalog's SKUs in the
+ * same warehouses with a million units each, so load tests (`oms load`, the
+ * bench) never run out of stock. Use it with `OMS_REFERENCE_CATALOG`.
+ */
+export const LOAD_CATALOG_FILE = fileURLToPath(new URL("./load-catalog.json", import.meta.url));
+
+/**
+ * Reads and checks a catalog file in the shape of catalog.json; throws
+ * (file system error, SyntaxError or TypeError) when it is unreadable or invalid.
+ */
+export function readCatalogFile(file: string | URL): Catalog {
+  return parseCatalog(JSON.parse(readFileSync(file, "utf8")));
 }
 
 /** Checks the shape of a catalog (e.g. parsed from JSON) and returns it typed. */
