@@ -21,6 +21,14 @@ const PERMANENT = new Set<Code>([
   Code.Unauthenticated,
 ]);
 
+/**
+ * Whether a downstream error is one that retrying cannot fix (see the list
+ * above); anything that is not a ConnectError counts as transient.
+ */
+export function isPermanentDownstreamError(err: unknown): boolean {
+  return err instanceof ConnectError && PERMANENT.has(err.code);
+}
+
 /** `DOWNSTREAM_NOT_FOUND`, … : the failure type a permanent downstream error becomes. */
 export function permanentFailureType(code: Code): string {
   return `DOWNSTREAM_${upperSnake(Code[code])}`;

@@ -15,6 +15,8 @@ export type { BookShipmentInput } from "./shipping-activities.js";
 export interface ActivityDependencies {
   clients: DownstreamClients;
   store: OrderStore;
+  /** Called after saveOrder wrote outbox messages: wakes the notification dispatcher. */
+  onOutboxWritten?: () => void;
 }
 
 /** Every activity the worker registers; workflows see only their types. */
@@ -24,7 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPaymentActivities(deps.clients),
     ...createShippingActivities(deps.clients),
     ...createNotificationActivities(deps.clients),
-    ...createReadModelActivities(deps.store),
+    ...createReadModelActivities(deps.store, deps.onOutboxWritten),
   };
 }
 

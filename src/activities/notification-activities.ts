@@ -1,5 +1,6 @@
-import { NotificationTemplate } from "../../gen/notifications/v1/notification_service_pb.js";
+import type { NotificationTemplate } from "../../gen/notifications/v1/notification_service_pb.js";
 import type { DownstreamClients } from "../clients/downstream.js";
+import { notificationSendRequest } from "../outbox/notification-request.js";
 import { callDownstream } from "./failures.js";
 
 export type NotificationKind = keyof typeof NotificationTemplate & string;
@@ -18,16 +19,7 @@ export function createNotificationActivities(clients: Pick<DownstreamClients, "n
     /** Sends one notification, at most once per (order, kind, subject). */
     async sendNotification(input: NotificationInput): Promise<void> {
       await callDownstream("notifications", (opts) =>
-        clients.notifications.send(
-          {
-            idempotencyKey: `${input.orderId}:notify:${input.kind}:${input.subject}`,
-            customerId: input.customerId,
-            orderId: input.orderId,
-            template: NotificationTemplate[input.kind],
-            data: input.data,
-          },
-          opts,
-        ),
+        clients.notifications.send(notificationSendRequest(input), opts),
       );
     },
   };

@@ -1,15 +1,26 @@
 import type { Order, TimelineEntry } from "../domain/order.js";
-import type { OrderStore } from "../readmodel/store.js";
+import type { OrderStore, OutboxMessage } from "../readmodel/store.js";
 
-export function createReadModelActivities(store: OrderStore) {
+export function createReadModelActivities(
+  store: OrderStore,
+  /** Called after a write that carried outbox messages (the dispatcher's wake). */
+  onOutboxWritten?: () => void,
+) {
   return {
     /**
-     * Writes a version of the order and its new timeline entries. Run as a
-     * local activity (one marker event, no task round trip); a retry or a
-     * replay writes the same version again, which the store ignores.
+     * Writes a version of the order, its new timeline entries and the
+     * notifications it announces (into the outbox, in the same transaction).
+     * Run as a local activity (one marker event, no task round trip); a retry
+     * or a replay writes the same version again, which the store ignores.
      */
-    async saveOrder(input: { order: Order; entries: TimelineEntry[] }): Promise<void> {
-      await store.saveOrder(input.order, input.entries);
+    async saveOrder(input: {
+      order: Order;
+      entries: TimelineEntry[];
+      notifications?: OutboxMessage[];
+    }): Promise<void> {
+      const notifications = input.notifications ?? [];
+      await store.saveOrder(input.order, input.entries, notifications);
+      if (notifications.length > 0) onOutboxWritten?.();
     },
   };
 }

@@ -30,6 +30,7 @@ import { createOrderWatcher } from "../api/watch-order.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
 import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
+import { startNotificationDispatcher } from "../outbox/notification-dispatcher.js";
 import { createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
 import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
@@ -189,15 +190,23 @@ export async function startWorker(
   const connection = await NativeConnection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
+  const clients = createDownstreamClients(urls, config.downstream.timeoutMs);
+  // Delivers the notifications saveOrder writes to the outbox; woken by each such write.
+  const dispatcher = startNotificationDispatcher({
+    store,
+    clients,
+    logger: logger.child({ component: "notification-dispatcher" }),
+    pollIntervalMs: config.outbox.pollIntervalMs,
+  });
   const worker = await createOrderWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
-    activities: createActivities({
-      clients: createDownstreamClients(urls, config.downstream.timeoutMs),
-      store,
-    }),
+    activities: createActivities({ clients, store, onOutboxWritten: () => dispatcher.wake() }),
+  }).catch(async (err: unknown) => {
+    await dispatcher.stop();
+    throw err;
   });
   const running = worker.run();
   running.catch((err: unknown) => logger.fatal({ err }, "worker stopped with an error"));
@@ -206,6 +215,7 @@ export async function startWorker(
     async stop() {
       if (worker.getState() === "RUNNING") worker.shutdown();
       await running.catch(() => {});
+      await dispatcher.stop();
       await connection.close();
       await store.close();
     },

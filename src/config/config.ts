@@ -65,6 +65,10 @@ export interface Config {
     /** How long an order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
     customerActionTimeoutMs: number;
   };
+  outbox: {
+    /** How often a worker's notification dispatcher looks for due messages when not woken. */
+    pollIntervalMs: number;
+  };
   downstream: {
     /** Base URLs of the services the workers call; unset ones are served by `oms dev`'s reference services. */
     urls: {
@@ -187,6 +191,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         1,
         30 * 24 * 3_600_000,
       ),
+    },
+    outbox: {
+      pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
     },
     downstream: {
       urls: {

@@ -438,6 +438,15 @@ export function createKyselyOrderStore(
       return Number(row.count);
     },
 
+    async countPendingOutbox() {
+      const row = await db
+        .selectFrom("notification_outbox")
+        .select((eb) => eb.fn.countAll().as("count"))
+        .where("dead_letter_time", "is", null)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -242,6 +242,9 @@ export interface OrderStore {
   /** How many dead letters there are. */
   countDeadLetters(): Promise<number>;
 
+  /** How many messages are still to deliver: due, claimed, or waiting for a retry (no dead letters). */
+  countPendingOutbox(): Promise<number>;
+
   /** Resolves when the database answers a trivial query; rejects otherwise. For health checks. */
   ping(): Promise<void>;
 

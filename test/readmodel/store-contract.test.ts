@@ -1051,8 +1051,11 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       );
       await store.saveOrder(makeOrder({ orderId }), [], messages);
 
+      expect(await store.countPendingOutbox()).toBe(3);
       const first = await store.claimOutbox({ limit: 2, leaseMs: LEASE });
       expect(first).toHaveLength(2);
+      // Claimed messages are still pending.
+      expect(await store.countPendingOutbox()).toBe(3);
       const second = await store.claimOutbox({ limit: 10, leaseMs: LEASE });
       expect(idsOf([...first, ...second])).toEqual(idsOf(messages));
       expect(await store.claimOutbox({ limit: 10, leaseMs: LEASE })).toEqual([]);
@@ -1074,6 +1077,7 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
 
       for (const claim of again) await store.completeOutbox(claim.messageId);
       expect(await claimAll(store, later(10 * LEASE))).toEqual([]);
+      expect(await store.countPendingOutbox()).toBe(0);
       // Completing twice (two claimants both delivered) is harmless.
       await store.completeOutbox(messages[0]?.messageId ?? "");
 
@@ -1116,6 +1120,7 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(await store.retryOutbox(retried, { error: "x", notBefore })).toBe(false);
 
       expect(await store.countDeadLetters()).toBe(2);
+      expect(await store.countPendingOutbox()).toBe(0);
       const dead = await store.listDeadLetters();
       expect(dead).toEqual([
         {

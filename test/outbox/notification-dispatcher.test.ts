@@ -1,0 +1,433 @@
+/**
+ * The notification dispatcher against the real reference notification service
+ * (with its fault injection) and real read-model stores: what saveOrder writes
+ * to the outbox reaches the customer once, through outages, lost responses,
+ * give-ups and competing dispatchers.
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
+import { createReadModelActivities } from "../../src/activities/read-model-activities.js";
+import type { DownstreamClients } from "../../src/clients/downstream.js";
+import type { Order } from "../../src/domain/order.js";
+import {
+  type DispatcherLogger,
+  type NotificationDispatcher,
+  type NotificationDispatcherOptions,
+  startNotificationDispatcher,
+} from "../../src/outbox/notification-dispatcher.js";
+import { notificationIdempotencyKey } from "../../src/outbox/notification-request.js";
+import { createStore } from "../../src/readmodel/create-store.js";
+import type { OrderStore, OutboxMessage } from "../../src/readmodel/store.js";
+import { type Harness, startHarness, uniqueId } from "../reference-services/harness.js";
+import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
+
+const SECRET = "test-page-token-secret";
+
+let harness: Harness;
+let dir: string;
+let counter = 0;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  harness = await startHarness();
+  dir = mkdtempSync(join(tmpdir(), "oms-outbox-"));
+});
+afterEach(async () => {
+  // Dispatchers first (registered last), then their stores.
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  harness.services.faults.clear();
+});
+afterAll(async () => {
+  await harness?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A SQLite file of its own; `open` may be called again for another instance ("process") on it. */
+function sqliteDatabase(): { open(): Promise<OrderStore> } {
+  counter += 1;
+  const url = `sqlite:${join(dir, `db-${counter}`, "readmodel.sqlite")}`;
+  return {
+    async open() {
+      const store = await createStore({ databaseUrl: url, dataDir: dir, pageTokenSecret: SECRET });
+      cleanups.push(() => store.close());
+      return store;
+    },
+  };
+}
+
+/** Send calls per idempotency key, as the dispatcher made them. */
+interface SendLog {
+  calls: Map<string, number>;
+  succeeded: Map<string, number>;
+  total(): number;
+}
+
+/** The reference service's client, counting the dispatcher's calls. */
+function countingClients(): { clients: Pick<DownstreamClients, "notifications">; sends: SendLog } {
+  const calls = new Map<string, number>();
+  const succeeded = new Map<string, number>();
+  const inner = harness.notifications;
+  const notifications: Client<typeof NotificationService> = {
+    ...inner,
+    async send(request, options) {
+      const key = request.idempotencyKey ?? "";
+      calls.set(key, (calls.get(key) ?? 0) + 1);
+      const response = await inner.send(request, options);
+      succeeded.set(key, (succeeded.get(key) ?? 0) + 1);
+      return response;
+    },
+  };
+  return {
+    clients: { notifications },
+    sends: { calls, succeeded, total: () => [...calls.values()].reduce((a, b) => a + b, 0) },
+  };
+}
+
+interface LogLine {
+  level: "warn" | "debug";
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+function capturingLogger(): DispatcherLogger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  return {
+    lines,
+    warn: (fields, message) => lines.push({ level: "warn", message, fields }),
+    debug: (fields, message) => lines.push({ level: "debug", message, fields }),
+  };
+}
+
+function startDispatcher(
+  options: Pick<NotificationDispatcherOptions, "store" | "clients"> &
+    Partial<NotificationDispatcherOptions>,
+): NotificationDispatcher {
+  const dispatcher = startNotificationDispatcher({
+    logger: capturingLogger(),
+    // Tests wake it; the poll is the fallback that retries rely on.
+    pollIntervalMs: 20,
+    initialBackoffMs: 20,
+    maxBackoffMs: 100,
+    ...options,
+  });
+  cleanups.push(() => dispatcher.stop());
+  return dispatcher;
+}
+
+/** Polls `check` (every 10 ms) until it returns something other than undefined or false. */
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function makeOrder(orderId: string, customerId: string, version = 1): Order {
+  const time = new Date().toISOString();
+  return {
+    orderId,
+    customerId,
+    currencyCode: "EUR",
+    items: [{ sku: "SKU-1", quantity: 1, unitPriceMinor: 1250 }],
+    shippingAddress: {
+      name: "Ada",
+      line1: "1 Main St",
+      line2: "",
+      city: "Springfield",
+      region: "",
+      postalCode: "",
+      countryCode: "US",
+    },
+    status: "PROCESSING",
+    unavailableItems: [],
+    fulfillments: [],
+    amounts: { subtotalMinor: 1250, taxMinor: 0, shippingMinor: 0, totalMinor: 1250 },
+    cancellation: null,
+    statusReason: "",
+    version,
+    createTime: time,
+    updateTime: time,
+  };
+}
+
+function notification(
+  order: Order,
+  kind: string,
+  subject = "",
+  data: Record<string, string> = {},
+): OutboxMessage {
+  return {
+    messageId: notificationIdempotencyKey({ orderId: order.orderId, kind, subject }),
+    orderId: order.orderId,
+    customerId: order.customerId,
+    kind,
+    subject,
+    data,
+    createTime: order.updateTime,
+  };
+}
+
+/** What the reference service recorded for an order. */
+const sentFor = (orderId: string) => harness.services.notifications.list({ orderId });
+
+/** Nothing left to deliver: no message due, claimed or waiting for a retry. */
+async function outboxDrained(store: OrderStore): Promise<boolean> {
+  return (await store.countPendingOutbox()) === 0;
+}
+
+describe("notification dispatcher", () => {
+  it("delivers what saveOrder wrote, once, as soon as it is woken", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    // No poll to speak of: only the wake from saveOrder can deliver in time.
+    const dispatcher = startDispatcher({ store, clients, pollIntervalMs: 60_000 });
+    const { saveOrder } = createReadModelActivities(store, () => dispatcher.wake());
+
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const accepted = notification(order, "ORDER_ACCEPTED");
+    const dispatched = notification(order, "SHIPMENT_DISPATCHED", "f-1", {
+      shipment_id: "shp_1",
+      courier_reference: "c-1",
+    });
+    await saveOrder({ order, entries: [], notifications: [accepted, dispatched] });
+
+    const sent = await waitFor("both notifications", () => {
+      const list = sentFor(order.orderId);
+      return list.length === 2 && list;
+    });
+    expect(
+      sent.map(({ idempotencyKey, customerId, orderId, template, data }) => ({
+        idempotencyKey,
+        customerId,
+        orderId,
+        template,
+        data,
+      })),
+    ).toEqual(
+      expect.arrayContaining([
+        {
+          idempotencyKey: `${order.orderId}:notify:ORDER_ACCEPTED:`,
+          customerId: order.customerId,
+          orderId: order.orderId,
+          template: "ORDER_ACCEPTED",
+          data: {},
+        },
+        {
+          idempotencyKey: `${order.orderId}:notify:SHIPMENT_DISPATCHED:f-1`,
+          customerId: order.customerId,
+          orderId: order.orderId,
+          template: "SHIPMENT_DISPATCHED",
+          data: { shipment_id: "shp_1", courier_reference: "c-1" },
+        },
+      ]),
+    );
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    expect(sends.total()).toBe(2);
+
+    // A save repeated after delivery (a retried local activity) writes the
+    // message again; it is sent again, and the idempotency key keeps the
+    // customer from getting it twice.
+    await saveOrder({ order, entries: [], notifications: [accepted] });
+    await waitFor("the repeated send", () => sends.succeeded.get(accepted.messageId) === 2);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    await dispatcher.stop();
+    expect(sentFor(order.orderId)).toHaveLength(2);
+    expect(await store.countDeadLetters()).toBe(0);
+  });
+
+  it("keeps retrying through an outage and delivers once the service is back", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    const logger = capturingLogger();
+    const dispatcher = startDispatcher({ store, clients, logger, maxAttempts: 1_000 });
+    harness.services.faults.set("notifications", { outage: true });
+
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const completed = notification(order, "ORDER_COMPLETED");
+    await store.saveOrder(order, [], [completed]);
+    dispatcher.wake();
+
+    await waitFor("a few failed attempts", () => (sends.calls.get(completed.messageId) ?? 0) >= 3);
+    expect(sentFor(order.orderId)).toEqual([]);
+    expect(logger.lines.filter((line) => line.level === "warn")).toEqual([]);
+
+    harness.services.faults.clear("notifications");
+    await waitFor("the delivery", () => sends.succeeded.get(completed.messageId) === 1);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    await dispatcher.stop();
+    expect(sentFor(order.orderId).map((n) => n.idempotencyKey)).toEqual([completed.messageId]);
+    expect(await store.countDeadLetters()).toBe(0);
+  });
+
+  it("does not notify twice when the service did the work but the response was lost", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    const dispatcher = startDispatcher({ store, clients, maxAttempts: 1_000 });
+    harness.services.faults.set("notifications", { loseResponseRate: 1 });
+
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const delivered = notification(order, "SHIPMENT_DELIVERED", "f-1");
+    await store.saveOrder(order, [], [delivered]);
+    dispatcher.wake();
+
+    // Sent (the service has it), the reply lost, and sent again: still one notification.
+    await waitFor("a send after a lost response", () => {
+      return (
+        sentFor(order.orderId).length === 1 && (sends.calls.get(delivered.messageId) ?? 0) >= 2
+      );
+    });
+    harness.services.faults.clear("notifications");
+    await waitFor("an acknowledged send", () => sends.succeeded.get(delivered.messageId) === 1);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    await dispatcher.stop();
+    expect(sentFor(order.orderId).map((n) => n.idempotencyKey)).toEqual([delivered.messageId]);
+  });
+
+  it("gives up after maxAttempts: logs a warning and keeps a dead letter", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    const logger = capturingLogger();
+    const dispatcher = startDispatcher({ store, clients, logger, maxAttempts: 3 });
+    harness.services.faults.set("notifications", { outage: true });
+
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const failed = notification(order, "ORDER_FAILED");
+    await store.saveOrder(order, [], [failed]);
+    dispatcher.wake();
+
+    await waitFor("the dead letter", async () => (await store.countDeadLetters()) === 1);
+    const [dead] = await store.listDeadLetters();
+    expect(dead).toMatchObject({ ...failed, attempts: 3 });
+    expect(dead?.lastError).toMatch(/unavailable/i);
+    expect(sends.calls.get(failed.messageId)).toBe(3);
+    expect(logger.lines.filter((line) => line.level === "warn")).toEqual([
+      {
+        level: "warn",
+        message: expect.stringMatching(/giving up/),
+        fields: expect.objectContaining({
+          orderId: order.orderId,
+          kind: "ORDER_FAILED",
+          messageId: failed.messageId,
+          attempts: 3,
+        }),
+      },
+    ]);
+
+    // Never attempted again, also once the service is back.
+    harness.services.faults.clear("notifications");
+    const other = makeOrder(uniqueId("order"), order.customerId);
+    await store.saveOrder(other, [], [notification(other, "ORDER_ACCEPTED")]);
+    dispatcher.wake();
+    await waitFor("the next message", () => sentFor(other.orderId).length === 1);
+    await dispatcher.stop();
+    expect(sends.calls.get(failed.messageId)).toBe(3);
+    expect(sentFor(order.orderId)).toEqual([]);
+  });
+
+  it("gives up at once on what no retry can fix", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    const logger = capturingLogger();
+    const dispatcher = startDispatcher({ store, clients, logger });
+
+    const order = makeOrder(uniqueId("order"), "");
+    // Rejected by the service (INVALID_ARGUMENT: no customer) and not sendable at all (no such template).
+    const noCustomer = notification(order, "ORDER_ACCEPTED");
+    const unknownKind = notification(order, "ORDER_TELEPORTED");
+    await store.saveOrder(order, [], [noCustomer, unknownKind]);
+    dispatcher.wake();
+
+    await waitFor("two dead letters", async () => (await store.countDeadLetters()) === 2);
+    await dispatcher.stop();
+    const dead = await store.listDeadLetters();
+    expect(dead.map((m) => [m.messageId, m.attempts]).sort()).toEqual(
+      [
+        [noCustomer.messageId, 1],
+        [unknownKind.messageId, 1],
+      ].sort(),
+    );
+    expect(dead.find((m) => m.kind === "ORDER_TELEPORTED")?.lastError).toMatch(/template/);
+    expect(dead.find((m) => m.kind === "ORDER_ACCEPTED")?.lastError).toMatch(/invalid_argument/i);
+    expect(sends.calls.get(noCustomer.messageId)).toBe(1);
+    expect(sends.calls.has(unknownKind.messageId)).toBe(false);
+    expect(logger.lines.filter((line) => line.level === "warn")).toHaveLength(2);
+  });
+
+  describe.each([
+    { name: "sqlite", postgres: false },
+    { name: "postgres", postgres: true },
+  ])("two dispatchers on one $name read model", ({ postgres }) => {
+    let server: TestPostgres | undefined;
+    beforeAll(async () => {
+      if (postgres) server = await startTestPostgres();
+    }, 60_000);
+    afterAll(() => server?.stop());
+
+    it("deliver every message once between them", async () => {
+      let database: { open(): Promise<OrderStore> };
+      if (server === undefined) {
+        database = sqliteDatabase();
+      } else {
+        const url = await server.createDatabase();
+        database = {
+          async open() {
+            const store = await createStore({
+              databaseUrl: url,
+              dataDir: dir,
+              pageTokenSecret: SECRET,
+            });
+            cleanups.push(() => store.close());
+            return store;
+          },
+        };
+      }
+      // Two worker processes: a store and a dispatcher each, on one database.
+      const [first, second] = [await database.open(), await database.open()];
+      // Some latency keeps sends in flight while the other dispatcher claims.
+      harness.services.faults.set("notifications", { addedLatencyMs: 5 });
+      const workers = [first, second].map((store) => {
+        const { clients, sends } = countingClients();
+        return { sends, dispatcher: startDispatcher({ store, clients, concurrency: 3 }) };
+      });
+      const dispatchers = workers.map((worker) => worker.dispatcher);
+
+      const customerId = uniqueId("customer");
+      const expected: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const order = makeOrder(uniqueId("order"), customerId);
+        const messages = [
+          notification(order, "ORDER_ACCEPTED"),
+          notification(order, "ORDER_COMPLETED"),
+        ];
+        expected.push(...messages.map((m) => m.messageId));
+        await (i % 2 === 0 ? first : second).saveOrder(order, [], messages);
+        for (const dispatcher of dispatchers) dispatcher.wake();
+      }
+
+      await waitFor(
+        "every notification",
+        () => harness.services.notifications.list({ customerId }).length === expected.length,
+      );
+      await waitFor("the outbox to drain", () => outboxDrained(first));
+      await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop()));
+      // Each message was sent by exactly one dispatcher, exactly once; both took part.
+      const sent = workers.flatMap(({ sends }) => [...sends.calls.entries()]);
+      expect(sent.map(([key]) => key).sort()).toEqual([...expected].sort());
+      expect(sent.every(([, calls]) => calls === 1)).toBe(true);
+      for (const { sends } of workers) expect(sends.total()).toBeGreaterThan(0);
+      expect(await first.countDeadLetters()).toBe(0);
+    });
+  });
+});
