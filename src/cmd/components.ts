@@ -197,6 +197,8 @@ export async function startWorker(
     clients,
     logger: logger.child({ component: "notification-dispatcher" }),
     pollIntervalMs: config.outbox.pollIntervalMs,
+    // Bounds each send; the claim lease is sized to outlast it.
+    sendTimeoutMs: config.downstream.timeoutMs,
   });
   const worker = await createOrderWorker({
     connection,
