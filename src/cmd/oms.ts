@@ -8,10 +8,13 @@
  *   worker              the workflow and activity worker only
  *   reference-services  the reference inventory, payments, shipping and
  *                       notifications services, with the simulated courier
+ *   load                a load generator, a client of any deployment's API
+ *                       (src/load; needs no configuration, starts nothing)
  */
 import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { runLoadCommand } from "../load/cli.js";
 import { startDevServer } from "../temporal/dev-server.js";
 import {
   downstreamUrls,
@@ -84,6 +87,19 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
   },
 };
 
+/** Commands that are clients: flags only, no configuration, nothing started; resolve with the exit code. */
+const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  load: (args) => {
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
+    return runLoadCommand(args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: interrupt.signal,
+    });
+  },
+};
+
 function requireAddress(config: Config): string {
   if (config.temporal.address === undefined) {
     throw new ConfigError([
@@ -129,9 +145,14 @@ function printBanner(
 
 async function main(): Promise<void> {
   const name = process.argv[2] ?? "";
+  const client = CLIENT_COMMANDS[name];
+  if (client !== undefined) {
+    process.exit(await client(process.argv.slice(3)));
+  }
   const command = COMMANDS[name];
   if (command === undefined) {
-    process.stderr.write(`usage: oms <${Object.keys(COMMANDS).join("|")}>\n`);
+    const names = [...Object.keys(COMMANDS), ...Object.keys(CLIENT_COMMANDS)];
+    process.stderr.write(`usage: oms <${names.join("|")}>\n`);
     process.exit(2);
   }
   let config: Config;
