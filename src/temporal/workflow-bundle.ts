@@ -1,41 +1,88 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleWorkflowCode, type Logger as TemporalLogger } from "@temporalio/worker";
+import type { Logger as TemporalLogger } from "@temporalio/worker";
 import type { Logger } from "pino";
 
-const SRC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const WORKFLOWS_ENTRY = path.join(SRC_DIR, "workflows", "index.ts");
+const THIS_FILE = fileURLToPath(import.meta.url);
+/** ".ts" when running from source (tsx, vitest), ".js" when compiled into dist/ by `npm run build`. */
+const EXT = path.extname(THIS_FILE);
+const SRC_DIR = path.resolve(path.dirname(THIS_FILE), "..");
+const WORKFLOWS_ENTRY = path.join(SRC_DIR, "workflows", `index${EXT}`);
 /** Everything the bundle can import besides the SDK: workflows and domain code. */
 const BUNDLED_DIRS = [path.join(SRC_DIR, "workflows"), path.join(SRC_DIR, "domain")];
 
 /**
- * Returns the path of the workflow bundle for the current sources, building
- * it only when no bundle for these exact sources exists in `cacheDir`.
- * Bundling (webpack + swc) takes seconds; starts and test runs reuse it.
+ * The bundle `npm run build` writes next to the compiled code: dist/workflow-bundle.js,
+ * with the hash of the compiled sources it was built from in a `.sha256` file beside it.
+ */
+export const PREBUILT_WORKFLOW_BUNDLE = path.resolve(SRC_DIR, "..", "workflow-bundle.js");
+
+/**
+ * Returns the path of the workflow bundle for the current sources.
+ *
+ * Compiled (`npm run build`, then `node dist/...`): the prebuilt bundle, so a
+ * production process never runs webpack and swc. From source (vitest, tsx):
+ * builds it only when no bundle for these exact sources exists in `cacheDir`;
+ * bundling takes seconds, so starts and test runs reuse it.
  */
 export async function ensureWorkflowBundle(cacheDir: string, logger?: Logger): Promise<string> {
-  const file = path.join(cacheDir, `workflow-bundle-${sourceHash()}.js`);
-  try {
-    readFileSync(file, { flag: "r" });
-    return file;
-  } catch {
-    // Not built yet for these sources.
+  if (EXT === ".js") {
+    if (!existsSync(PREBUILT_WORKFLOW_BUNDLE)) {
+      throw new Error(`${PREBUILT_WORKFLOW_BUNDLE} is missing: run \`npm run build\``);
+    }
+    return PREBUILT_WORKFLOW_BUNDLE;
   }
+  const file = path.join(cacheDir, `workflow-bundle-${sourceHash()}.js`);
+  if (existsSync(file)) return file;
+  await writeBundle(file, logger);
+  return file;
+}
+
+/**
+ * `npm run build`: writes PREBUILT_WORKFLOW_BUNDLE from the compiled
+ * workflows unless it was already built from these exact sources.
+ * Returns whether it built one.
+ */
+export async function buildPrebuiltWorkflowBundle(logger?: Logger): Promise<boolean> {
+  const hashFile = `${PREBUILT_WORKFLOW_BUNDLE}.sha256`;
+  const hash = sourceHash();
+  if (
+    existsSync(PREBUILT_WORKFLOW_BUNDLE) &&
+    existsSync(hashFile) &&
+    readFileSync(hashFile, "utf8").trim() === hash
+  ) {
+    return false;
+  }
+  await writeBundle(PREBUILT_WORKFLOW_BUNDLE, logger);
+  writeFileSync(hashFile, `${hash}\n`);
+  return true;
+}
+
+async function writeBundle(file: string, logger: Logger | undefined): Promise<void> {
   const started = Date.now();
+  // Imported only here: webpack and swc stay out of processes that do not bundle.
+  const { bundleWorkflowCode } = await import("@temporalio/worker");
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_ENTRY,
     // webpack's statistics are noise at every start; keep only its warnings.
     logger: quietLogger(logger),
   });
-  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(path.dirname(file), { recursive: true });
   // Write then rename, so a concurrent reader never sees half a bundle.
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, code);
   renameSync(tmp, file);
   logger?.info({ file, ms: Date.now() - started }, "workflow bundle built");
-  return file;
 }
 
 function quietLogger(logger: Logger | undefined): TemporalLogger {
@@ -53,19 +100,15 @@ function sourceHash(): string {
       hash.update(readFileSync(file));
     }
   }
-  const sdk = JSON.parse(
-    readFileSync(
-      path.join(SRC_DIR, "..", "node_modules", "@temporalio", "workflow", "package.json"),
-      "utf8",
-    ),
-  ) as { version: string };
+  const sdkPackage = createRequire(import.meta.url).resolve("@temporalio/workflow/package.json");
+  const sdk = JSON.parse(readFileSync(sdkPackage, "utf8")) as { version: string };
   hash.update(sdk.version);
   return hash.digest("hex").slice(0, 16);
 }
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".test.ts"))
+    .filter((e) => e.isFile() && e.name.endsWith(EXT) && !e.name.endsWith(`.test${EXT}`))
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
 }

@@ -1,9 +1,9 @@
 /**
- * `npm start` as a user runs it: the `oms dev` process with its embedded
- * Temporal dev server, called with grpcurl, stopped with SIGTERM, started
- * again on the same data folder.
+ * `npm start` as a user runs it: the compiled `oms dev` process (dist/, as
+ * `npm run build` makes it) with its embedded Temporal dev server, called
+ * with grpcurl, stopped with SIGTERM, started again on the same data folder.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,7 +21,7 @@ interface DevProcess {
 }
 
 function startOmsDev(env: Record<string, string>): Promise<DevProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cmd/oms.ts", "dev"], {
+  const child = spawn(process.execPath, ["dist/src/cmd/oms.js", "dev"], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -61,6 +61,8 @@ describe("oms dev", () => {
   const orderId = `e2e-${Date.now()}`;
 
   beforeAll(async () => {
+    // `npm start` builds first; a no-op when dist/ is up to date.
+    execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
     const [apiPort, temporalPort, uiPort, refsPort] = [
       await freePort(),
       await freePort(),
@@ -79,7 +81,7 @@ describe("oms dev", () => {
       OMS_COURIER_DELIVERY_DELAY_MS: "300",
       OMS_LOG_LEVEL: "warn",
     };
-  });
+  }, 180_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("starts everything, serves grpcurl with reflection, and stops cleanly on SIGTERM", async () => {
