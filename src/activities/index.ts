@@ -1,13 +1,11 @@
 import type { DownstreamClients } from "../clients/downstream.js";
 import type { OrderStore } from "../readmodel/store.js";
 import { createInventoryActivities } from "./inventory-activities.js";
-import { createNotificationActivities } from "./notification-activities.js";
 import { createPaymentActivities } from "./payment-activities.js";
 import { createReadModelActivities } from "./read-model-activities.js";
 import { createShippingActivities } from "./shipping-activities.js";
 
 export type { ReservationResult, ReserveInventoryInput } from "./inventory-activities.js";
-export type { NotificationInput, NotificationKind } from "./notification-activities.js";
 export type { AuthorizeInput, AuthorizeResult } from "./payment-activities.js";
 export type { BookShipmentInput } from "./shipping-activities.js";
 
@@ -25,7 +23,6 @@ export function createActivities(deps: ActivityDependencies) {
     ...createInventoryActivities(deps.clients),
     ...createPaymentActivities(deps.clients),
     ...createShippingActivities(deps.clients),
-    ...createNotificationActivities(deps.clients),
     ...createReadModelActivities(deps.store, deps.onOutboxWritten),
   };
 }

@@ -20,7 +20,7 @@ export function createShipmentServiceHandlers(
         req.occurredAt ? timestampDate(req.occurredAt) : new Date()
       ).toISOString();
       const result = await commands.reportShipmentEvent(
-        req.shipmentId,
+        { shipmentId: req.shipmentId, fulfillmentId: req.fulfillmentId },
         event,
         occurredAt,
         ctx.signal,

@@ -246,9 +246,10 @@ export async function startReferenceServicesFromConfig(
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,
           deliverDelayMs: rs.courierDeliveryDelayMs,
-          async reportEvent({ shipmentId, event, occurredAt }) {
+          async reportEvent({ shipmentId, fulfillmentId, event, occurredAt }) {
             await shipments.reportShipmentEvent({
               shipmentId,
+              fulfillmentId,
               event: event === "DISPATCHED" ? ShipmentEvent.DISPATCHED : ShipmentEvent.DELIVERED,
               occurredAt: timestampFromDate(occurredAt),
             });

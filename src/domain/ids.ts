@@ -11,10 +11,9 @@ export function fulfillmentId(orderId: string, n: number): string {
   return `${orderId}/${n}`;
 }
 
-/** "order/<order_id>/fulfillment/<n>" for the fulfillment id "<order_id>/<n>". */
-export function fulfillmentWorkflowId(fulfillmentIdValue: string): string {
+/** The order id in a fulfillment id ("<order_id>/<n>"), or null when it is not one. */
+export function orderIdOfFulfillment(fulfillmentIdValue: string): string | null {
   const slash = fulfillmentIdValue.lastIndexOf("/");
-  const orderId = fulfillmentIdValue.slice(0, slash);
   const n = fulfillmentIdValue.slice(slash + 1);
-  return `${orderWorkflowId(orderId)}/fulfillment/${n}`;
+  return slash > 0 && /^[1-9][0-9]*$/.test(n) ? fulfillmentIdValue.slice(0, slash) : null;
 }

@@ -1,3 +1,4 @@
+import { type OrderNotification, orderNotification } from "./notification.js";
 import type { Order, OrderSubmission, TimelineEntry } from "./order.js";
 import { invoiceFor, type PricingPolicy } from "./pricing.js";
 
@@ -41,4 +42,16 @@ export function acceptedEntry(order: Order, actor: string): TimelineEntry {
     reason: "order accepted",
     version: order.version,
   };
+}
+
+/** The ORDER_ACCEPTED notification, written with version 1 (by the API and the workflow alike). */
+export function acceptedNotification(order: Order): OrderNotification {
+  return orderNotification(
+    order.orderId,
+    order.customerId,
+    "ORDER_ACCEPTED",
+    "",
+    {},
+    order.createTime,
+  );
 }

@@ -19,8 +19,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isPermanentDownstreamError } from "../activities/failures.js";
 import type { DownstreamClients } from "../clients/downstream.js";
+import { notificationKey } from "../domain/notification.js";
 import type { ClaimedOutboxMessage, OrderStore } from "../readmodel/store.js";
-import { notificationIdempotencyKey, notificationSendRequest } from "./notification-request.js";
+import { notificationSendRequest } from "./notification-request.js";
 
 /** The log lines a dispatcher writes; a pino logger fits. */
 export interface DispatcherLogger {
@@ -96,7 +97,7 @@ export function startNotificationDispatcher(
     const fields = { orderId: message.orderId, kind: message.kind };
     let request: ReturnType<typeof notificationSendRequest>;
     try {
-      if (message.messageId !== notificationIdempotencyKey(message)) {
+      if (message.messageId !== notificationKey(message.orderId, message.kind, message.subject)) {
         throw new TypeError(
           `message id ${JSON.stringify(message.messageId)} is not its idempotency key`,
         );

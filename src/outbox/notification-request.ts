@@ -1,8 +1,7 @@
 /**
  * The one place a customer notification becomes a `notifications.v1.Send`
- * request: the outbox dispatcher and the (retiring) sendNotification activity
- * both build it here, so a message sent by either carries the same
- * idempotency key and the service deduplicates across them.
+ * request, with the message's id (see domain/notification.ts) as its
+ * idempotency key, so the service deduplicates a message sent twice.
  */
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -10,6 +9,7 @@ import {
   NotificationTemplate,
   type SendRequestSchema,
 } from "../../gen/notifications/v1/notification_service_pb.js";
+import { notificationKey } from "../domain/notification.js";
 
 /** A notification template name other than UNSPECIFIED, e.g. "ORDER_ACCEPTED". */
 export type NotificationTemplateName = Exclude<keyof typeof NotificationTemplate, "UNSPECIFIED">;
@@ -23,16 +23,6 @@ export interface NotificationFields {
   /** Distinguishes notifications of one kind within an order (e.g. per fulfillment); may be empty. */
   subject: string;
   data: Record<string, string>;
-}
-
-/**
- * The idempotency key of a notification, `<orderId>:notify:<kind>:<subject>`:
- * one per (order, kind, subject), ever. It is also the outbox message id.
- */
-export function notificationIdempotencyKey(
-  fields: Pick<NotificationFields, "orderId" | "kind" | "subject">,
-): string {
-  return `${fields.orderId}:notify:${fields.kind}:${fields.subject}`;
 }
 
 /** Whether `kind` names a notification template (UNSPECIFIED does not count). */
@@ -56,7 +46,7 @@ export function notificationSendRequest(
     throw new TypeError(`${JSON.stringify(fields.kind)} is not a notification template`);
   }
   return {
-    idempotencyKey: notificationIdempotencyKey(fields),
+    idempotencyKey: notificationKey(fields.orderId, fields.kind, fields.subject),
     customerId: fields.customerId,
     orderId: fields.orderId,
     template: NotificationTemplate[fields.kind],

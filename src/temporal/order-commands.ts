@@ -4,6 +4,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import {
@@ -15,11 +16,11 @@ import {
   ShipmentNotFoundError,
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
-import { fulfillmentWorkflowId, orderWorkflowId } from "../domain/ids.js";
-import { acceptedEntry, newOrder } from "../domain/new-order.js";
-import type { Fulfillment, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
+import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
+import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
+import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
-import type { OrderStore } from "../readmodel/store.js";
+import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
   cancelOrderUpdate,
   ORDER_WORKFLOW_TYPE,
@@ -41,8 +42,13 @@ export interface OrderCommands {
     principal: string,
     signal?: AbortSignal,
   ): Promise<Order>;
+  /**
+   * Applies a courier event to the order that owns the shipment: found from
+   * `fulfillmentId` (the booking's reference) when given, else from the read
+   * model's shipment index.
+   */
   reportShipmentEvent(
-    shipmentId: string,
+    shipment: { shipmentId: string; fulfillmentId: string },
     event: ShipmentEvent,
     occurredAt: string,
     signal?: AbortSignal,
@@ -58,13 +64,6 @@ export interface OrderCommandsOptions {
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
-
-const SHIPMENT_PROGRESS: readonly ShipmentStatus[] = [
-  "PENDING",
-  "BOOKED",
-  "DISPATCHED",
-  "DELIVERED",
-];
 
 interface SubmitMemo {
   submissionFingerprint: string;
@@ -157,54 +156,65 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         );
       }),
 
-    reportShipmentEvent: (shipmentId, event, occurredAt, signal) =>
+    reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>
       guard(client, signal, async () => {
-        const owner = await store.findShipment(shipmentId);
-        if (owner === null) throw new ShipmentNotFoundError(shipmentId);
-        const handle = client.workflow.getHandle(fulfillmentWorkflowId(owner.fulfillmentId));
-        let fulfillment: Fulfillment;
-        try {
-          fulfillment = await handle.executeUpdate(reportShipmentEventUpdate, {
-            args: [{ event, occurredAt }],
+        const owner = await ownerOf(shipmentId, fulfillmentId);
+        const failure = (message: string) =>
+          new OrderStateError(WorkflowFailureType.ShipmentEventOutOfOrder, message, {
+            shipment_id: shipmentId,
+            order_id: owner.orderId,
           });
+        let shipment: ShipmentStatus;
+        try {
+          const fulfillment = await handleOf(owner.orderId).executeUpdate(
+            reportShipmentEventUpdate,
+            { args: [{ fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt }] },
+          );
+          shipment = fulfillment.shipment.status;
         } catch (err) {
           if (isRejection(err)) {
-            throw new OrderStateError(
-              WorkflowFailureType.ShipmentEventOutOfOrder,
-              rejectionMessage(err),
-              {
-                shipment_id: shipmentId,
-                order_id: owner.orderId,
-              },
-            );
+            if (err.cause.type === WorkflowFailureType.ShipmentNotFound) {
+              throw new ShipmentNotFoundError(shipmentId);
+            }
+            throw failure(rejectionMessage(err));
           }
           if (!(err instanceof WorkflowNotFoundError)) throw err;
-          // The fulfillment has ended: a repeat of what it saw is fine, anything else is not.
-          fulfillment = (await handle.result()) as Fulfillment;
+          // The order has ended (its last version is stored before it ends):
+          // a repeat of what it saw is fine, anything else is not.
+          const f = (await store.getOrder(owner.orderId))?.fulfillments.find(
+            (x) => x.fulfillmentId === owner.fulfillmentId && x.shipment.shipmentId === shipmentId,
+          );
+          if (f === undefined) throw new ShipmentNotFoundError(shipmentId);
+          shipment = f.shipment.status;
           const applied =
-            fulfillment.shipment.status === "DELIVERED" ||
-            (event === "DISPATCHED" && fulfillment.shipment.status === "DISPATCHED");
+            shipment === "DELIVERED" || (event === "DISPATCHED" && shipment === "DISPATCHED");
           if (!applied) {
-            throw new OrderStateError(
-              WorkflowFailureType.ShipmentEventOutOfOrder,
-              `shipment ${shipmentId} is ${fulfillment.shipment.status.toLowerCase()}; ${event.toLowerCase()} does not follow`,
-              { shipment_id: shipmentId, order_id: owner.orderId },
+            throw failure(
+              `shipment ${shipmentId} is ${shipment.toLowerCase()}; ${event.toLowerCase()} does not follow`,
             );
           }
         }
-        // The handler answers before the workflow applies the event: report the later of the two.
-        const status =
-          SHIPMENT_PROGRESS.indexOf(fulfillment.shipment.status) >= SHIPMENT_PROGRESS.indexOf(event)
-            ? fulfillment.shipment.status
-            : event;
-        return { orderId: owner.orderId, fulfillmentId: owner.fulfillmentId, status };
+        return { orderId: owner.orderId, fulfillmentId: owner.fulfillmentId, status: shipment };
       }),
   };
 
+  /** The order and fulfillment a courier event belongs to. */
+  async function ownerOf(shipmentId: string, fulfillmentId: string): Promise<ShipmentOwner> {
+    if (fulfillmentId !== "") {
+      const orderId = orderIdOfFulfillment(fulfillmentId);
+      if (orderId === null) throw new ShipmentNotFoundError(shipmentId);
+      return { orderId, fulfillmentId };
+    }
+    const owner = await store.findShipment(shipmentId);
+    if (owner === null) throw new ShipmentNotFoundError(shipmentId);
+    return owner;
+  }
+
   /**
    * Read-your-writes without waiting for a worker: the API writes version 1
-   * itself, exactly as the workflow will (same function, same accept time);
-   * the store ignores whichever write comes second.
+   * itself, with its timeline entry and ORDER_ACCEPTED notification, exactly
+   * as the workflow's first write carries them (same functions, same accept
+   * time); the store ignores whichever write comes second.
    */
   async function saveAccepted(
     submission: OrderSubmission,
@@ -212,7 +222,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     principal: string,
   ): Promise<Order> {
     const order = newOrder(submission, acceptTime, pricing);
-    await store.saveOrder(order, [acceptedEntry(order, principal)]);
+    await store.saveOrder(order, [acceptedEntry(order, principal)], [acceptedNotification(order)]);
     return order;
   }
 }
@@ -253,7 +263,10 @@ async function guard<T>(
     return await (signal ? client.withAbortSignal(signal, fn) : fn());
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    if (err instanceof ServiceError) {
+    // An Update the workflow did not answer within the server's limit (a
+    // worker restarting, say), or "workflow task in failed state" while a
+    // killed worker's task times out: transient, the caller retries.
+    if (err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
       throw new DependencyUnavailableError("the Temporal Service", { cause: err });
     }
     throw err;

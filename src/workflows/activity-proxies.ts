@@ -22,17 +22,6 @@ export const activities = proxyActivities<Activities>({
 /** Compensation (void, refund, release, cancel booking) must finish: same policy, named apart for intent. */
 export const compensations = activities;
 
-/** Best effort: a few tries within about a minute, then the workflow logs and moves on. */
-export const notifications = proxyActivities<Pick<Activities, "sendNotification">>({
-  startToCloseTimeout: "10 seconds",
-  retry: {
-    initialInterval: "1 second",
-    backoffCoefficient: 2,
-    maximumInterval: "20 seconds",
-    maximumAttempts: 5,
-  },
-});
-
 /**
  * Read-model writes: local activities (a marker in history, no task round
  * trip), retried until the store answers, since a transition must be

@@ -3,12 +3,11 @@
  * and the workflows send each other. Imported by the workflows and by the
  * Temporal client side, so both always agree on names and shapes.
  */
-import { defineQuery, defineSignal, defineUpdate } from "@temporalio/workflow";
-import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
+import { defineQuery, defineUpdate } from "@temporalio/workflow";
+import type { Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
-export const FULFILLMENT_WORKFLOW_TYPE = "fulfillmentWorkflow";
 
 export interface OrderWorkflowInput {
   submission: OrderSubmission;
@@ -19,15 +18,6 @@ export interface OrderWorkflowInput {
   pricing: PricingPolicy;
   /** How long the order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
   customerActionTimeoutMs: number;
-}
-
-export interface FulfillmentWorkflowInput {
-  orderId: string;
-  customerId: string;
-  currencyCode: string;
-  shippingAddress: Address;
-  /** The fulfillment as the order created it (PENDING, with its items and invoice). */
-  fulfillment: Fulfillment;
 }
 
 export interface CancelOrderRequest {
@@ -47,6 +37,10 @@ export interface ResolveUnavailableItemsRequest {
 export type ShipmentEvent = "DISPATCHED" | "DELIVERED";
 
 export interface ShipmentEventReport {
+  /** The fulfillment the shipment was booked for (the reference the order gave the shipping service). */
+  fulfillmentId: string;
+  /** The shipping service's shipment id. */
+  shipmentId: string;
   event: ShipmentEvent;
   /** When the courier says it happened (ISO 8601). */
   occurredAt: string;
@@ -60,6 +54,8 @@ export const WorkflowFailureType = {
   NotAwaitingAction: "ORDER_NOT_AWAITING_ACTION",
   /** A courier event that does not follow from the shipment's state. */
   ShipmentEventOutOfOrder: "SHIPMENT_EVENT_OUT_OF_ORDER",
+  /** A courier event for a fulfillment or shipment the order does not have. */
+  ShipmentNotFound: "SHIPMENT_NOT_FOUND",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -76,13 +72,12 @@ export const resolveUnavailableItemsUpdate = defineUpdate<Order, [ResolveUnavail
   "resolveUnavailableItems",
 );
 
-/** Child → parent: the fulfillment's state changed (authorized, booked, dispatched). */
-export const fulfillmentProgressSignal = defineSignal<[Fulfillment]>("fulfillmentProgress");
-
-/** Parent → child: cancel what has not been dispatched. */
-export const cancelFulfillmentSignal = defineSignal<[]>("cancelFulfillment");
-
-/** Courier integration → fulfillment: the shipment was dispatched or delivered. */
+/**
+ * Courier integration → order: a shipment was dispatched or delivered. Replies
+ * with the fulfillment once the event is applied and stored. Accepted while
+ * the booking is still in flight (a courier can report the instant the
+ * shipping service books), in which case it waits for the booking.
+ */
 export const reportShipmentEventUpdate = defineUpdate<Fulfillment, [ShipmentEventReport]>(
   "reportShipmentEvent",
 );

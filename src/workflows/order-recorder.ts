@@ -1,14 +1,35 @@
-import { acceptedEntry } from "../domain/new-order.js";
-import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
+import { condition } from "@temporalio/workflow";
+import { acceptedEntry, acceptedNotification } from "../domain/new-order.js";
+import {
+  type NotificationKind,
+  type OrderNotification,
+  orderNotification,
+} from "../domain/notification.js";
+import type { Fulfillment, Order, OrderStatus, TimelineEntry } from "../domain/order.js";
+
+/** What one read-model write carries: a version, its timeline entries and its notifications. */
+export interface OrderSnapshot {
+  order: Order;
+  entries: TimelineEntry[];
+  notifications: OrderNotification[];
+}
 
 /**
  * Holds the order inside its workflow and turns changes into versions.
  *
- * Changes accumulate into one new version until `commit()` writes it (with
- * the timeline entries made since) through `save`, a local activity. Commits
- * are chained, so versions reach the read model strictly in order and a
- * watcher never sees version n+1 before n. Version 1 is the accepted order,
- * which the API may already have written; writing it again is a no-op.
+ * Changes accumulate into the next version; a background writer stores it
+ * (with the timeline entries and notifications made since) through `save`, a
+ * local activity, once the current activation has run. So every change made
+ * while handling one batch of events (two activity completions, an Update
+ * and a timer, …) becomes one version and one write: at most one write per
+ * workflow task in the common case. Writes never overlap, so versions reach
+ * the read model strictly in order.
+ *
+ * Version 1 is the accepted order, which the API writes while the workflow
+ * starts (with its timeline entry and ORDER_ACCEPTED notification); the
+ * recorder carries the same entry and notification in its first write, so an
+ * order whose API call died before writing still gets them (the store ignores
+ * whatever is already there).
  */
 export interface OrderRecorder {
   readonly order: Order;
@@ -18,20 +39,26 @@ export interface OrderRecorder {
   transition(status: OrderStatus, reason: string, actor?: string, patch?: Partial<Order>): void;
   /** A timeline entry without a status change (e.g. a cancellation was asked for). */
   note(reason: string, actor: string): void;
-  /** Writes the pending version, if any; resolves when it (and every earlier one) is stored. */
-  commit(): Promise<void>;
+  /** Replaces one fulfillment with its next state. */
+  updateFulfillment(fulfillmentId: string, next: (f: Fulfillment) => Fulfillment): Fulfillment;
+  /** A customer notification, delivered once the next version is stored. */
+  notify(kind: NotificationKind, subject?: string, data?: Record<string, string>): void;
+  /** Resolves once every change made so far is stored. */
+  flushed(): Promise<void>;
 }
 
 export function createOrderRecorder(
   initial: Order,
   acceptedBy: string,
-  save: (input: { order: Order; entries: TimelineEntry[] }) => Promise<void>,
+  save: (snapshot: OrderSnapshot) => Promise<void>,
 ): OrderRecorder {
   let order = initial;
   let sequence = 1;
-  let pending: TimelineEntry[] = [acceptedEntry(initial, acceptedBy)];
-  let dirty = true;
-  let written: Promise<void> = Promise.resolve();
+  let entries: TimelineEntry[] = [acceptedEntry(initial, acceptedBy)];
+  let notifications: OrderNotification[] = [acceptedNotification(initial)];
+  // Version 1 is written by the API; the workflow's first write is version 2.
+  let dirty = false;
+  let writing = false;
 
   const change = (patch: Partial<Order>) => {
     if (!dirty) {
@@ -40,6 +67,19 @@ export function createOrderRecorder(
     }
     order = { ...order, ...patch, updateTime: now() };
   };
+
+  void (async () => {
+    for (;;) {
+      await condition(() => dirty);
+      const snapshot: OrderSnapshot = { order, entries, notifications };
+      entries = [];
+      notifications = [];
+      dirty = false;
+      writing = true;
+      await save(snapshot);
+      writing = false;
+    }
+  })();
 
   return {
     get order() {
@@ -50,21 +90,33 @@ export function createOrderRecorder(
       const from = order.status;
       change({ ...patch, status, statusReason: reason });
       sequence += 1;
-      pending.push(entry(order, sequence, order.updateTime, actor, from, reason));
+      entries.push(entry(order, sequence, order.updateTime, actor, from, reason));
     },
     note(reason, actor) {
       change({});
       sequence += 1;
-      pending.push(entry(order, sequence, order.updateTime, actor, order.status, reason));
+      entries.push(entry(order, sequence, order.updateTime, actor, order.status, reason));
     },
-    commit() {
-      if (dirty) {
-        const snapshot = { order, entries: pending };
-        pending = [];
-        dirty = false;
-        written = written.then(() => save(snapshot));
-      }
-      return written;
+    updateFulfillment(fulfillmentId, next) {
+      let updated: Fulfillment | undefined;
+      change({
+        fulfillments: order.fulfillments.map((f) => {
+          if (f.fulfillmentId !== fulfillmentId) return f;
+          updated = next(f);
+          return updated;
+        }),
+      });
+      if (updated === undefined) throw new Error(`no fulfillment ${fulfillmentId}`);
+      return updated;
+    },
+    notify(kind, subject = "", data = {}) {
+      change({});
+      notifications.push(
+        orderNotification(order.orderId, order.customerId, kind, subject, data, order.updateTime),
+      );
+    },
+    flushed() {
+      return condition(() => !dirty && !writing);
     },
   };
 }

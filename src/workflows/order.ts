@@ -2,307 +2,128 @@ import {
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
-  type ChildWorkflowHandle,
   condition,
-  log,
-  setHandler,
-  startChild,
 } from "@temporalio/workflow";
-import type { NotificationKind } from "../activities/index.js";
-import {
-  finalOrderStatus,
-  fulfillmentCancellable,
-  fulfillmentEnded,
-} from "../domain/completion.js";
-import { fulfillmentId, fulfillmentWorkflowId } from "../domain/ids.js";
-import { newOrder } from "../domain/new-order.js";
-import type { Cancellation, CancellationReason, Fulfillment, LineItem } from "../domain/order.js";
-import { invoiceFor, sumAmounts } from "../domain/pricing.js";
-import { canCancel } from "../domain/status-rules.js";
-import { activities, compensations, notifications, readModel } from "./activity-proxies.js";
-import { fulfillmentWorkflow } from "./fulfillment.js";
-import {
-  type CancelOrderRequest,
-  cancelFulfillmentSignal,
-  cancelOrderUpdate,
-  fulfillmentProgressSignal,
-  getOrderQuery,
-  type OrderWorkflowInput,
-  type Resolution,
-  type ResolveUnavailableItemsRequest,
-  resolveUnavailableItemsUpdate,
-  WorkflowFailureType,
-} from "./messages.js";
-import { createOrderRecorder } from "./order-recorder.js";
+import type { ReservationResult } from "../activities/index.js";
+import { finalOrderStatus } from "../domain/completion.js";
+import { newFulfillment } from "../domain/fulfillment.js";
+import { fulfillmentId } from "../domain/ids.js";
+import type { LineItem, Order } from "../domain/order.js";
+import { sumAmounts } from "../domain/pricing.js";
+import { activities, compensations } from "./activity-proxies.js";
+import { fulfill } from "./fulfillment.js";
+import type { OrderWorkflowInput } from "./messages.js";
+import { installOrderHandlers } from "./order-handlers.js";
+import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.js";
 
 /**
- * The life of one order (spec section 5): accept → reserve → [customer
- * decision on unavailable items] → one child workflow per warehouse → done.
- * This workflow is the only writer of the order's read model: every
- * transition becomes a version, written by a local activity before the order
- * moves on.
+ * The life of one order (spec section 5), in one workflow: accept → reserve
+ * → [the customer decides on unavailable items] → every warehouse's
+ * fulfillment as a concurrent step → done. This workflow is the only writer
+ * of the order's read model: every transition becomes a version (see
+ * order-recorder.ts). Returns the order as it ended.
  */
-export async function orderWorkflow(input: OrderWorkflowInput): Promise<void> {
-  const { submission } = input;
-  const { orderId } = submission;
-  const recorder = createOrderRecorder(
-    newOrder(submission, input.acceptTime, input.pricing),
-    input.submittedBy,
-    readModel.saveOrder,
-  );
-  let cancellation: Cancellation | null = null;
-  let resolution: Resolution | null = null;
-  const children = new Map<string, ChildWorkflowHandle<typeof fulfillmentWorkflow>>();
-  const sent: Promise<void>[] = [];
+export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
+  const run = createOrderRun(input);
+  installOrderHandlers(run);
 
-  /** Best effort: a notification that keeps failing is logged, never fatal. */
-  const notify = (
-    kind: Exclude<NotificationKind, "UNSPECIFIED">,
-    subject = "",
-    data: Record<string, string> = {},
-  ) => {
-    sent.push(
-      notifications
-        .sendNotification({ orderId, customerId: submission.customerId, kind, subject, data })
-        .catch((err: unknown) => log.warn("notification not sent", { kind, error: String(err) })),
-    );
-  };
+  const reservation = await reserve(run);
+  if (reservation === null) return end(run);
+  if (!(await settleUnavailableItems(run, reservation))) return end(run);
+  await fulfillAll(run, reservation.allocations);
+  complete(run);
+  return end(run);
+}
 
-  const requestCancellation = (
-    reason: CancellationReason,
-    description: string,
-    requestedBy: string,
-  ) => {
-    if (cancellation !== null) return;
-    cancellation = { reason, description, requestedBy, requestTime: new Date().toISOString() };
-    recorder.change({ cancellation });
-    recorder.note(`cancellation requested${description ? `: ${description}` : ""}`, requestedBy);
-    for (const f of recorder.order.fulfillments) {
-      if (fulfillmentCancellable(f)) void cancelChild(f.fulfillmentId);
-    }
-  };
-
-  /** A child that has ended meanwhile has nothing left to cancel: its signal may fail. */
-  const cancelChild = async (id: string) => {
-    await children
-      .get(id)
-      ?.signal(cancelFulfillmentSignal)
-      .catch(() => undefined);
-  };
-
-  setHandler(getOrderQuery, () => recorder.order);
-
-  setHandler(
-    cancelOrderUpdate,
-    async (request: CancelOrderRequest) => {
-      requestCancellation("CUSTOMER", request.description, request.requestedBy);
-      await recorder.commit();
-      return recorder.order;
-    },
-    {
-      validator: (_request: CancelOrderRequest) => {
-        const order = recorder.order;
-        if (order.cancellation === null && !canCancel(order)) {
-          throw ApplicationFailure.create({
-            type: WorkflowFailureType.NotCancellable,
-            message: `order "${orderId}" is ${order.status.toLowerCase()}${order.status === "PROCESSING" ? " and every fulfillment has been dispatched" : ""}; nothing is left to cancel`,
-            nonRetryable: true,
-          });
-        }
-      },
-    },
-  );
-
-  setHandler(
-    resolveUnavailableItemsUpdate,
-    async (request: ResolveUnavailableItemsRequest) => {
-      resolution = request.resolution;
-      if (request.resolution === "CANCEL_ORDER") {
-        requestCancellation(
-          "CUSTOMER",
-          "the customer declined a partial order",
-          request.requestedBy,
-        );
-      } else {
-        recorder.note(
-          "the customer chose to proceed without the unavailable items",
-          request.requestedBy,
-        );
-      }
-      await recorder.commit();
-      // Reply with the order as the decision left it (PROCESSING, or cancelling).
-      await condition(
-        () => recorder.order.status !== "CUSTOMER_ACTION_REQUIRED" || cancellation !== null,
-      );
-      await recorder.commit();
-      return recorder.order;
-    },
-    {
-      validator: (_request: ResolveUnavailableItemsRequest) => {
-        const order = recorder.order;
-        if (order.status !== "CUSTOMER_ACTION_REQUIRED" || resolution !== null) {
-          throw ApplicationFailure.create({
-            type: WorkflowFailureType.NotAwaitingAction,
-            message: `order "${orderId}" is ${order.status.toLowerCase()}; it is not waiting for a decision on unavailable items`,
-            nonRetryable: true,
-          });
-        }
-      },
-    },
-  );
-
-  setHandler(fulfillmentProgressSignal, (progress: Fulfillment) => {
-    const before = recorder.order.fulfillments.find(
-      (f) => f.fulfillmentId === progress.fulfillmentId,
-    );
-    if (before === undefined || fulfillmentEnded(before)) return;
-    replaceFulfillment(progress);
-    if (progress.status === "DISPATCHED" && before.status !== "DISPATCHED") {
-      notify("SHIPMENT_DISPATCHED", progress.fulfillmentId, {
-        courier_reference: progress.shipment.courierReference,
-      });
-    }
-    void recorder.commit();
-  });
-
-  const replaceFulfillment = (next: Fulfillment) => {
-    recorder.change({
-      fulfillments: recorder.order.fulfillments.map((f) =>
-        f.fulfillmentId === next.fulfillmentId ? next : f,
-      ),
-    });
-  };
-
-  /** Ends the order; everything it held has been given back or delivered. */
-  const end = async () => {
-    await recorder.commit();
-    await Promise.all(sent);
-    await condition(allHandlersFinished);
-  };
-
-  /** Cancelled before any fulfillment started: only the reservation is held. */
-  const cancelBeforeProcessing = async (reason: string) => {
-    await compensations.releaseInventory({ orderId });
-    recorder.transition("CANCELLED", reason);
-    notify("ORDER_CANCELLED");
-    await end();
-  };
-
-  // 1. Accept: recorded before anything else happens.
-  await recorder.commit();
-  notify("ORDER_ACCEPTED");
-
-  // 2. Reserve.
-  let reservation: Awaited<ReturnType<typeof activities.reserveInventory>>;
+/** Step 1: reserve stock. Null when the order failed (unknown SKU) or was cancelled meanwhile. */
+async function reserve(run: OrderRun): Promise<ReservationResult | null> {
+  const { orderId, recorder } = run;
+  let reservation: ReservationResult;
   try {
-    reservation = await activities.reserveInventory({ orderId, items: submission.items });
+    reservation = await activities.reserveInventory({ orderId, items: run.input.submission.items });
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const reason = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
     recorder.transition("FAILED", `stock could not be reserved: ${reason}`);
-    notify("ORDER_FAILED");
-    return end();
+    recorder.notify("ORDER_FAILED");
+    return null;
   }
-  if (cancellation !== null) return cancelBeforeProcessing("cancelled before processing");
+  if (run.cancellation !== null) {
+    await cancelBeforeProcessing(run, "cancelled before processing");
+    return null;
+  }
+  return reservation;
+}
 
-  // 3. Unavailable items: nothing at all, or the customer decides.
+/**
+ * Step 2: lines no warehouse can supply. Nothing at all: cancelled (out of
+ * stock). Some: the order waits in CUSTOMER_ACTION_REQUIRED, on a durable
+ * timer, for the caller to proceed without them or cancel. False when the
+ * order ended here.
+ */
+async function settleUnavailableItems(
+  run: OrderRun,
+  reservation: ReservationResult,
+): Promise<boolean> {
+  const { recorder } = run;
   if (reservation.allocations.length === 0) {
-    cancellation = {
+    run.cancellation = {
       reason: "OUT_OF_STOCK",
       description: "none of the items is in stock",
       requestedBy: "system",
       requestTime: new Date().toISOString(),
     };
-    recorder.change({ cancellation, unavailableItems: reservation.unavailable });
-    return cancelBeforeProcessing("out of stock");
+    recorder.change({ cancellation: run.cancellation, unavailableItems: reservation.unavailable });
+    await cancelBeforeProcessing(run, "out of stock");
+    return false;
   }
-  if (reservation.unavailable.length > 0) {
-    recorder.transition(
-      "CUSTOMER_ACTION_REQUIRED",
-      describeUnavailable(reservation.unavailable),
-      "system",
-      {
-        unavailableItems: reservation.unavailable,
-      },
-    );
-    await recorder.commit();
-    notify("ACTION_REQUIRED");
-    const decided = await condition(
-      () => resolution !== null || cancellation !== null,
-      input.customerActionTimeoutMs,
-    );
-    if (!decided) {
-      requestCancellation(
-        "ACTION_TIMEOUT",
-        "no decision on the unavailable items in time",
-        "system",
-      );
-    }
-    if (cancellation !== null) {
-      const reason = decided ? "cancelled by the customer" : "cancelled: no decision in time";
-      return cancelBeforeProcessing(reason);
-    }
-  }
+  if (reservation.unavailable.length === 0) return true;
 
-  // 4. One fulfillment per warehouse, in parallel.
-  const fulfillments = reservation.allocations.map(
-    (allocation, i): Fulfillment => ({
-      fulfillmentId: fulfillmentId(orderId, i + 1),
-      warehouseId: allocation.warehouseId,
-      status: "PENDING",
-      items: allocation.items,
-      amounts: invoiceFor(allocation.items, input.pricing),
-      payment: {
-        status: "PENDING",
-        authorizationId: "",
-        authorizedMinor: 0,
-        capturedMinor: 0,
-        refundedMinor: 0,
-        declineReason: "",
-      },
-      shipment: {
-        shipmentId: "",
-        status: "PENDING",
-        courierReference: "",
-        dispatchTime: "",
-        deliveryTime: "",
-      },
-      statusReason: "",
-    }),
+  recorder.transition(
+    "CUSTOMER_ACTION_REQUIRED",
+    describeUnavailable(reservation.unavailable),
+    "system",
+    { unavailableItems: reservation.unavailable },
+  );
+  recorder.notify("ACTION_REQUIRED");
+  const decided = await condition(
+    () => run.resolution !== null || run.cancellation !== null,
+    run.input.customerActionTimeoutMs,
+  );
+  if (!decided) {
+    requestCancellation(
+      run,
+      "ACTION_TIMEOUT",
+      "no decision on the unavailable items in time",
+      "system",
+    );
+  }
+  if (run.cancellation === null) return true;
+  await cancelBeforeProcessing(
+    run,
+    decided ? "cancelled by the customer" : "cancelled: no decision in time",
+  );
+  return false;
+}
+
+/** Step 3: one fulfillment per warehouse, all at once, until every one has ended. */
+async function fulfillAll(run: OrderRun, allocations: ReservationResult["allocations"]) {
+  const { orderId, recorder, input } = run;
+  const fulfillments = allocations.map((a, i) =>
+    newFulfillment(fulfillmentId(orderId, i + 1), a.warehouseId, a.items, input.pricing),
   );
   recorder.transition("PROCESSING", `${fulfillments.length} fulfillment(s)`, "system", {
     fulfillments,
     amounts: sumAmounts(fulfillments.map((f) => f.amounts)),
   });
-  await recorder.commit();
+  await Promise.all(fulfillments.map((f) => fulfill(run, f.fulfillmentId)));
+}
 
-  const results = await Promise.all(
-    fulfillments.map(async (f) => {
-      const handle = await startChild(fulfillmentWorkflow, {
-        workflowId: fulfillmentWorkflowId(f.fulfillmentId),
-        args: [
-          {
-            orderId,
-            customerId: submission.customerId,
-            currencyCode: submission.currencyCode,
-            shippingAddress: submission.shippingAddress,
-            fulfillment: f,
-          },
-        ],
-      });
-      children.set(f.fulfillmentId, handle);
-      // A cancellation that arrived while the child was starting.
-      if (cancellation !== null) await cancelChild(f.fulfillmentId);
-      const result = await handle.result();
-      replaceFulfillment(result);
-      if (result.status === "DELIVERED") notify("SHIPMENT_DELIVERED", result.fulfillmentId);
-      void recorder.commit();
-      return result;
-    }),
-  );
-
-  // 5. Completion.
-  const status = finalOrderStatus(results, cancellation !== null);
+/** Step 4: the order's outcome follows from its fulfillments'. */
+function complete(run: OrderRun): void {
+  const { recorder } = run;
+  const results = recorder.order.fulfillments;
+  const status = finalOrderStatus(results, run.cancellation !== null);
   const reason =
     status === "COMPLETED"
       ? `${results.filter((r) => r.status === "DELIVERED").length} of ${results.length} fulfillment(s) delivered`
@@ -310,14 +131,27 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<void> {
         ? "cancelled"
         : `every fulfillment failed: ${results.map((r) => r.statusReason).join("; ")}`;
   recorder.transition(status, reason);
-  notify(
+  recorder.notify(
     status === "COMPLETED"
       ? "ORDER_COMPLETED"
       : status === "CANCELLED"
         ? "ORDER_CANCELLED"
         : "ORDER_FAILED",
   );
-  await end();
+}
+
+/** Cancelled before any fulfillment started: only the reservation is held. */
+async function cancelBeforeProcessing(run: OrderRun, reason: string): Promise<void> {
+  await compensations.releaseInventory({ orderId: run.orderId });
+  run.recorder.transition("CANCELLED", reason);
+  run.recorder.notify("ORDER_CANCELLED");
+}
+
+/** The order has ended: everything is stored and every Update has had its reply. */
+async function end(run: OrderRun): Promise<Order> {
+  await run.recorder.flushed();
+  await condition(allHandlersFinished);
+  return run.recorder.order;
 }
 
 function describeUnavailable(items: readonly LineItem[]): string {

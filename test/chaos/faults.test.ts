@@ -12,7 +12,7 @@ import {
   PaymentStatus,
 } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
-import { fulfillmentId, fulfillmentWorkflowId, orderWorkflowId } from "../../src/domain/ids.js";
+import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
@@ -21,6 +21,7 @@ import {
   finished,
   lastFailureOf,
   ledgerByFulfillment,
+  type PendingActivity,
   waitForActivityAttempt,
 } from "./observe.js";
 
@@ -41,13 +42,13 @@ describe("downstream faults", () => {
     expect(submitted.status).toBe(OrderStatus.PENDING);
 
     // Reserve has failed twice and is waiting for its third attempt.
-    const reserve = await waitForActivityAttempt(
+    const [reserve] = await waitForActivityAttempt(
       sys,
       orderWorkflowId(req.orderId),
       "reserveInventory",
       3,
     );
-    expect(lastFailureOf(reserve)).toMatch(/injected outage/);
+    expect(lastFailureOf(reserve as PendingActivity)).toMatch(/injected outage/);
     // Still pending, nothing reserved, nothing charged.
     expect((await sys.grpc.getOrder({ orderId: req.orderId })).order?.status).toBe(
       OrderStatus.PENDING,
@@ -90,7 +91,7 @@ describe("downstream faults", () => {
   it("authorizes and captures once each when payment responses are lost", async () => {
     const req = twoWarehouses();
     const fulfillments = [fulfillmentId(req.orderId, 1), fulfillmentId(req.orderId, 2)];
-    const workflows = fulfillments.map(fulfillmentWorkflowId);
+    const workflowId = orderWorkflowId(req.orderId);
     const onePerFulfillment = (ops: string[]) =>
       Object.fromEntries(fulfillments.map((id) => [id, ops]));
 
@@ -98,8 +99,13 @@ describe("downstream faults", () => {
     // retry is deduplicated (and its response lost too).
     sys.refs.faults.set("payments", { loseResponseRate: 1 });
     await sys.grpc.submitOrder(req);
-    for (const workflowId of workflows) {
-      const authorize = await waitForActivityAttempt(sys, workflowId, "authorizePayment", 3);
+    for (const authorize of await waitForActivityAttempt(
+      sys,
+      workflowId,
+      "authorizePayment",
+      3,
+      2,
+    )) {
       expect(lastFailureOf(authorize)).toMatch(/response was lost/);
     }
     // Two calls per fulfillment so far, one authorization each.
@@ -110,8 +116,7 @@ describe("downstream faults", () => {
     // Capture on dispatch: same again.
     sys.refs.faults.set("payments", { loseResponseRate: 1 });
     await courier(sys, shipments, ShipmentEvent.DISPATCHED);
-    for (const workflowId of workflows) {
-      const capture = await waitForActivityAttempt(sys, workflowId, "capturePayment", 3);
+    for (const capture of await waitForActivityAttempt(sys, workflowId, "capturePayment", 3, 2)) {
       expect(lastFailureOf(capture)).toMatch(/response was lost/);
     }
     expect(ledgerByFulfillment(sys, req.orderId)).toEqual(
@@ -164,12 +169,7 @@ describe("downstream faults", () => {
       shipmentId: shipment,
       event: ShipmentEvent.DISPATCHED,
     });
-    await waitForActivityAttempt(
-      sys,
-      fulfillmentWorkflowId(fulfillmentId(req.orderId, 1)),
-      "capturePayment",
-      2,
-    );
+    await waitForActivityAttempt(sys, orderWorkflowId(req.orderId), "capturePayment", 2);
     // The read model already says DISPATCHED, and the order refuses to be cancelled.
     const now = (await sys.grpc.getOrder({ orderId: req.orderId })).order as Order;
     expect(now.fulfillments[0]?.status).toBe(FulfillmentStatus.DISPATCHED);

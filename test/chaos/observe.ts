@@ -18,31 +18,34 @@ export type PendingActivity = NonNullable<Description["raw"]["pendingActivities"
 const POLL_MS = 100;
 
 /**
- * Resolves once the workflow `workflowId` has a pending `activityType` whose
- * attempt is at least `minAttempt`: attempt N pending means N-1 attempts have
- * already failed and been retried. Tolerates a workflow that has not started
- * yet (a fulfillment child still being started).
+ * Resolves once the workflow `workflowId` has `count` pending `activityType`s
+ * whose attempt is at least `minAttempt` (one per fulfillment, say): attempt
+ * N pending means N-1 attempts have already failed and been retried.
+ * Tolerates a workflow that has not started yet.
  */
 export async function waitForActivityAttempt(
   sys: TestSystem,
   workflowId: string,
   activityType: string,
   minAttempt: number,
+  count = 1,
   timeoutMs = 20_000,
-): Promise<PendingActivity> {
+): Promise<PendingActivity[]> {
   const handle = sys.temporal.workflow.getHandle(workflowId);
   const deadline = Date.now() + timeoutMs;
   let seen = "nothing yet";
   for (;;) {
     try {
       const description = await handle.describe();
-      const pending = (description.raw.pendingActivities ?? []).find(
+      const pending = (description.raw.pendingActivities ?? []).filter(
         (a) => a.activityType?.name === activityType,
       );
-      seen = pending
-        ? `${activityType} attempt ${pending.attempt}`
-        : `no pending ${activityType} (workflow ${description.status.name})`;
-      if (pending && (pending.attempt ?? 0) >= minAttempt) return pending;
+      seen =
+        pending.length > 0
+          ? `${activityType} attempts ${pending.map((a) => a.attempt).join(", ")}`
+          : `no pending ${activityType} (workflow ${description.status.name})`;
+      const retried = pending.filter((a) => (a.attempt ?? 0) >= minAttempt);
+      if (retried.length >= count) return retried;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       seen = "workflow not started";
@@ -68,6 +71,18 @@ export async function courier(
 ): Promise<void> {
   for (const shipmentId of shipments) {
     await sys.shipments.reportShipmentEvent({ shipmentId, event });
+  }
+}
+
+/** The same, as a courier that echoes the booking's reference (fulfillment id) does. */
+export async function courierWithReference(
+  sys: TestSystem,
+  order: Order,
+  event: ShipmentEvent.DISPATCHED | ShipmentEvent.DELIVERED,
+): Promise<void> {
+  for (const f of order.fulfillments) {
+    const shipmentId = f.shipment?.shipmentId ?? "";
+    await sys.shipments.reportShipmentEvent({ shipmentId, fulfillmentId: f.fulfillmentId, event });
   }
 }
 

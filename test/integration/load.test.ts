@@ -7,7 +7,6 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
@@ -43,15 +42,13 @@ describe("oms load", () => {
     sys = await startTestSystem({
       refs: {
         catalog: readCatalogFile(LOAD_CATALOG_FILE),
-        // With no delay the courier often reports before the booking is recorded and
-        // retries ("no order has a shipment"): expected here, so not logged.
-        logger: pino({ level: "error" }),
         simulatedCourier: {
           dispatchDelayMs: 0,
           deliverDelayMs: 0,
-          async reportEvent({ shipmentId, event, occurredAt }) {
+          async reportEvent({ shipmentId, fulfillmentId, event, occurredAt }) {
             await sys.shipments.reportShipmentEvent({
               shipmentId,
+              fulfillmentId,
               event: event === "DISPATCHED" ? ShipmentEvent.DISPATCHED : ShipmentEvent.DELIVERED,
               occurredAt: timestampFromDate(occurredAt),
             });

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
 import { createReadModelActivities } from "../../src/activities/read-model-activities.js";
 import type { DownstreamClients } from "../../src/clients/downstream.js";
+import { notificationKey } from "../../src/domain/notification.js";
 import type { Order } from "../../src/domain/order.js";
 import {
   type DispatcherLogger,
@@ -20,7 +21,6 @@ import {
   type NotificationDispatcherOptions,
   startNotificationDispatcher,
 } from "../../src/outbox/notification-dispatcher.js";
-import { notificationIdempotencyKey } from "../../src/outbox/notification-request.js";
 import { createStore } from "../../src/readmodel/create-store.js";
 import type { OrderStore, OutboxMessage } from "../../src/readmodel/store.js";
 import { type Harness, startHarness, uniqueId } from "../reference-services/harness.js";
@@ -169,7 +169,7 @@ function notification(
   data: Record<string, string> = {},
 ): OutboxMessage {
   return {
-    messageId: notificationIdempotencyKey({ orderId: order.orderId, kind, subject }),
+    messageId: notificationKey(order.orderId, kind, subject),
     orderId: order.orderId,
     customerId: order.customerId,
     kind,

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
 import type { Order } from "../../gen/oms/v1/order_pb.js";
-import { fulfillmentWorkflowId, orderWorkflowId } from "../../src/domain/ids.js";
+import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { TestSystem } from "./system.js";
 
 /**
@@ -48,9 +48,9 @@ export async function bookedShipments(
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/histories");
 
 /**
- * With OMS_RECORD_HISTORIES=1 (npm run record-histories), saves the histories
- * of an order's workflow and its fulfillment workflows as replay fixtures.
- * Call it once the order's workflow has closed.
+ * With OMS_RECORD_HISTORIES=1 (npm run record-histories), saves the history
+ * of an order's workflow as a replay fixture. Call it once the order's
+ * workflow has closed.
  */
 export async function recordHistories(
   sys: TestSystem,
@@ -58,19 +58,11 @@ export async function recordHistories(
   name: string,
 ): Promise<void> {
   if (process.env.OMS_RECORD_HISTORIES !== "1") return;
-  const order = (await sys.grpc.getOrder({ orderId })).order;
-  const ids = [
-    orderWorkflowId(orderId),
-    ...(order?.fulfillments ?? []).map((f) => fulfillmentWorkflowId(f.fulfillmentId)),
-  ];
+  const handle = sys.temporal.workflow.getHandle(orderWorkflowId(orderId));
+  await handle.result().catch(() => undefined);
   mkdirSync(FIXTURES, { recursive: true });
-  for (const id of ids) {
-    const handle = sys.temporal.workflow.getHandle(id);
-    await handle.result().catch(() => undefined);
-    const suffix = id === ids[0] ? "order" : `fulfillment-${id.slice(id.lastIndexOf("/") + 1)}`;
-    writeFileSync(
-      path.join(FIXTURES, `${name}.${suffix}.json`),
-      historyToJSON(await handle.fetchHistory()),
-    );
-  }
+  writeFileSync(
+    path.join(FIXTURES, `${name}.order.json`),
+    historyToJSON(await handle.fetchHistory()),
+  );
 }

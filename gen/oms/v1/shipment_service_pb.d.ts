@@ -38,6 +38,19 @@ export declare type ReportShipmentEventRequest = Message<"oms.v1.ReportShipmentE
    * @generated from field: google.protobuf.Timestamp occurred_at = 3;
    */
   occurredAt?: Timestamp | undefined;
+
+  /**
+   * The fulfillment the shipment was booked for: the reference the OMS gave
+   * the shipping service with the booking (its Shipment.fulfillment_id),
+   * which the courier echoes back. Couriers should always send it: it routes
+   * the event straight to the order, so an event reported the instant the
+   * booking returns is applied as soon as the order has recorded the
+   * booking. Without it the shipment is looked up in the read model, which
+   * may not show a booking made moments ago (NOT_FOUND until it does).
+   *
+   * @generated from field: string fulfillment_id = 4;
+   */
+  fulfillmentId: string;
 };
 
 /**
@@ -121,7 +134,9 @@ export declare const ShipmentService: GenService<{
    * Report a courier event. Idempotent: reporting an event again changes
    * nothing and succeeds. An event that does not follow from the shipment's
    * state (DELIVERED before DISPATCHED, any event for a cancelled shipment)
-   * fails with FAILED_PRECONDITION; an unknown shipment with NOT_FOUND.
+   * fails with FAILED_PRECONDITION; an unknown shipment with NOT_FOUND. A
+   * shipment booked but not yet recorded by the order is never NOT_FOUND when
+   * fulfillment_id is given: the call waits until the booking is recorded.
    *
    * @generated from rpc oms.v1.ShipmentService.ReportShipmentEvent
    */

@@ -6,6 +6,8 @@ import type { ShippingStore } from "./shipping-store.js";
 /** A courier event, as `oms.v1.ShipmentService/ReportShipmentEvent` takes it. */
 export interface ShipmentEventReport {
   shipmentId: string;
+  /** The shipper's reference given with the booking (the OMS's fulfillment id); routes the event. */
+  fulfillmentId: string;
   event: "DISPATCHED" | "DELIVERED";
   occurredAt: Date;
 }
@@ -88,8 +90,9 @@ export function createSimulatedCourier(
     await sleep(options.dispatchDelayMs, undefined, { signal });
     if (store.get(shipmentId)?.status !== "BOOKED") return; // cancelled, or moved on by hand
     const dispatched = store.dispatch(shipmentId);
+    const { fulfillmentId } = dispatched;
     const dispatchTime = dispatched.dispatchTime ?? new Date();
-    await report({ shipmentId, event: "DISPATCHED", occurredAt: dispatchTime });
+    await report({ shipmentId, fulfillmentId, event: "DISPATCHED", occurredAt: dispatchTime });
     // Delivery is due deliverDelayMs after pickup, however long the report took.
     const due = dispatchTime.getTime() + options.deliverDelayMs - Date.now();
     await sleep(Math.max(0, due), undefined, { signal });
@@ -97,6 +100,7 @@ export function createSimulatedCourier(
     const delivered = store.deliver(shipmentId);
     await report({
       shipmentId,
+      fulfillmentId,
       event: "DELIVERED",
       occurredAt: delivered.deliveryTime ?? new Date(),
     });
