@@ -29,8 +29,8 @@ export interface DevServer {
 /**
  * Flags every embedded server gets. WAL with synchronous=NORMAL survives a
  * process crash and is ~2.5x faster than the defaults; the transfer queue
- * poll rate cuts every workflow hop from ~45 ms to a few ms on an idle server
- * (see ../shared/field-notes.md). Updates are enabled explicitly for servers
+ * poll rate (20/s by default) cuts every workflow hop from ~45 ms to a few ms
+ * on an idle server, measured on this project's 2-core machines. Updates are enabled explicitly for servers
  * that still gate them.
  */
 const DEV_SERVER_FLAGS = [
