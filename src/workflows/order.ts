@@ -22,6 +22,11 @@ import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.
  * fulfillment as a concurrent step → done. This workflow is the only writer
  * of the order's read model: every transition becomes a version (see
  * order-recorder.ts). Returns the order as it ended.
+ *
+ * The steps below are exported so that the next version of this workflow can
+ * be composed from them in a test (test/replay/variants, see
+ * docs/workflow-changes.md) without copying them; the bundle's entry
+ * (index.ts) exports only the workflow.
  */
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   const run = createOrderRun(input);
@@ -36,7 +41,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
 }
 
 /** Step 1: reserve stock. Null when the order failed (unknown SKU) or was cancelled meanwhile. */
-async function reserve(run: OrderRun): Promise<ReservationResult | null> {
+export async function reserve(run: OrderRun): Promise<ReservationResult | null> {
   const { orderId, recorder } = run;
   let reservation: ReservationResult;
   try {
@@ -61,7 +66,7 @@ async function reserve(run: OrderRun): Promise<ReservationResult | null> {
  * timer, for the caller to proceed without them or cancel. False when the
  * order ended here.
  */
-async function settleUnavailableItems(
+export async function settleUnavailableItems(
   run: OrderRun,
   reservation: ReservationResult,
 ): Promise<boolean> {
@@ -107,7 +112,7 @@ async function settleUnavailableItems(
 }
 
 /** Step 3: one fulfillment per warehouse, all at once, until every one has ended. */
-async function fulfillAll(run: OrderRun, allocations: ReservationResult["allocations"]) {
+export async function fulfillAll(run: OrderRun, allocations: ReservationResult["allocations"]) {
   const { orderId, recorder, input } = run;
   const fulfillments = allocations.map((a, i) =>
     newFulfillment(fulfillmentId(orderId, i + 1), a.warehouseId, a.items, input.pricing),
@@ -120,7 +125,7 @@ async function fulfillAll(run: OrderRun, allocations: ReservationResult["allocat
 }
 
 /** Step 4: the order's outcome follows from its fulfillments'. */
-function complete(run: OrderRun): void {
+export function complete(run: OrderRun): void {
   const { recorder } = run;
   const results = recorder.order.fulfillments;
   const status = finalOrderStatus(results, run.cancellation !== null);
@@ -148,7 +153,7 @@ async function cancelBeforeProcessing(run: OrderRun, reason: string): Promise<vo
 }
 
 /** The order has ended: everything is stored and every Update has had its reply. */
-async function end(run: OrderRun): Promise<Order> {
+export async function end(run: OrderRun): Promise<Order> {
   await run.recorder.flushed();
   await condition(allHandlersFinished);
   return run.recorder.order;

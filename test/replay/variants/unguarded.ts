@@ -1,0 +1,4 @@
+// The change as one would first write it: every run, replayed or new, calls the fraud check.
+import { orderWorkflowWithFraudCheck } from "./fraud-check.js";
+
+export const orderWorkflow = orderWorkflowWithFraudCheck(() => true);
