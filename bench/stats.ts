@@ -1,11 +1,22 @@
-/** Percentiles of a list of durations (ms). */
-export function percentiles(samples: number[]): { p50: number; p99: number; mean: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
-  return { p50: at(0.5), p99: at(0.99), mean };
+import { percentile } from "../src/load/stats.js";
+
+/** p50 and p99 (nearest rank, as `oms load`) of durations in ms; NaN without samples. */
+export function percentiles(samples: readonly number[]): {
+  count: number;
+  p50: number;
+  p99: number;
+} {
+  return {
+    count: samples.length,
+    p50: percentile(samples, 50) ?? Number.NaN,
+    p99: percentile(samples, 99) ?? Number.NaN,
+  };
 }
 
+/** The median (lower middle, nearest rank) of values; NaN without values. */
+export const median = (values: readonly number[]) => percentile(values, 50) ?? Number.NaN;
+
+/** Calls `fn` for 0..n-1 one at a time; returns each call's duration in ms. */
 export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -16,23 +27,34 @@ export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): 
   return out;
 }
 
-/** Runs `fn` for 0..n-1 with at most `concurrency` in flight; returns the wall time in ms. */
+/**
+ * Calls `fn` for 0..n-1 with at most `concurrency` in flight (a closed loop);
+ * returns the wall time and each call's duration in ms.
+ */
 export async function runConcurrently(
   n: number,
   concurrency: number,
   fn: (i: number) => Promise<unknown>,
-) {
+): Promise<{ wallMs: number; latencies: number[] }> {
   let next = 0;
+  const latencies: number[] = [];
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
       while (next < n) {
         const i = next++;
+        const t0 = performance.now();
         await fn(i);
+        latencies.push(performance.now() - t0);
       }
     }),
   );
-  return performance.now() - start;
+  return { wallMs: performance.now() - start, latencies };
 }
 
-export const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+/** 5.8 ms, 1.23 s */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return "–";
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+}
