@@ -38,8 +38,15 @@ export interface NotificationDispatcherOptions {
   pollIntervalMs?: number;
   /** Attempts (claims) of one message before it becomes a dead letter. Default 5. */
   maxAttempts?: number;
-  /** Sends in flight at once. Default 4. */
+  /** Sends in flight at once. Default 32. */
   concurrency?: number;
+  /**
+   * The least time between two claims while messages keep arriving. Each
+   * claim and each settled batch is a write transaction: under load, waiting
+   * a few milliseconds lets one claim take the messages of many orders
+   * instead of one claim per order. Default 20 ms.
+   */
+  claimIntervalMs?: number;
   /** Backoff after the first failed attempt; doubled after each further one. Default 1 s. */
   initialBackoffMs?: number;
   /** Upper bound of the backoff. Default 20 s. */
@@ -68,7 +75,8 @@ export function startNotificationDispatcher(
   const { store, clients, logger } = options;
   const pollIntervalMs = positive(options.pollIntervalMs ?? 200, "pollIntervalMs");
   const maxAttempts = positive(options.maxAttempts ?? 5, "maxAttempts");
-  const concurrency = positive(options.concurrency ?? 4, "concurrency");
+  const concurrency = positive(options.concurrency ?? 32, "concurrency");
+  const claimIntervalMs = options.claimIntervalMs ?? 20;
   const initialBackoffMs = positive(options.initialBackoffMs ?? 1_000, "initialBackoffMs");
   const maxBackoffMs = positive(options.maxBackoffMs ?? 20_000, "maxBackoffMs");
   const sendTimeoutMs = options.sendTimeoutMs;
@@ -78,6 +86,8 @@ export function startNotificationDispatcher(
   );
 
   const inFlight = new Set<Promise<void>>();
+  /** Sent messages not yet deleted: deleted together, one statement per loop turn. */
+  let delivered: string[] = [];
   let stopped = false;
   /** Set by wake() and by finished sends: look again before sleeping. */
   let kicked = false;
@@ -123,7 +133,7 @@ export function startNotificationDispatcher(
           { ...fields, messageId: message.messageId, error },
           "notification already sent with other content; not sending again",
         );
-        await settle(() => store.completeOutbox(message.messageId));
+        delivered.push(message.messageId);
       } else if (isPermanentDownstreamError(err) || message.attempts >= maxAttempts) {
         await giveUp(message, error, fields);
       } else {
@@ -138,7 +148,15 @@ export function startNotificationDispatcher(
       }
       return;
     }
-    await settle(() => store.completeOutbox(message.messageId));
+    delivered.push(message.messageId);
+  }
+
+  /** Deletes the messages sent since the last turn. */
+  async function completeDelivered(): Promise<void> {
+    if (delivered.length === 0) return;
+    const ids = delivered;
+    delivered = [];
+    await settle(() => store.completeOutbox(ids));
   }
 
   async function giveUp(
@@ -182,11 +200,16 @@ export function startNotificationDispatcher(
   }
 
   async function loop(): Promise<void> {
+    let lastClaim = 0;
     while (!stopped) {
       kicked = false;
+      await completeDelivered();
       const free = concurrency - inFlight.size;
       let claimed = 0;
       if (free > 0) {
+        const gap = lastClaim + claimIntervalMs - Date.now();
+        if (gap > 0) await sleep(gap);
+        lastClaim = Date.now();
         try {
           const batch = await store.claimOutbox({ limit: free, leaseMs });
           claimed = batch.length;
@@ -225,6 +248,7 @@ export function startNotificationDispatcher(
         interrupt.abort();
         await running;
         await Promise.all([...inFlight]);
+        await completeDelivered();
       })();
       return stopping;
     },

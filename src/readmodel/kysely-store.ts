@@ -373,10 +373,14 @@ export function createKyselyOrderStore(
         .sort((a, b) => (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
     },
 
-    async completeOutbox(messageId) {
-      await runWriteTransaction([
-        db.deleteFrom("notification_outbox").where("message_id", "=", messageId).compile(),
-      ]);
+    async completeOutbox(messageIds) {
+      if (messageIds.length === 0) return;
+      const deletes: CompiledQuery[] = [];
+      for (let i = 0; i < messageIds.length; i += TIMELINE_INSERT_BATCH) {
+        const ids = messageIds.slice(i, i + TIMELINE_INSERT_BATCH);
+        deletes.push(db.deleteFrom("notification_outbox").where("message_id", "in", ids).compile());
+      }
+      await runWriteTransaction(deletes);
     },
 
     async retryOutbox(claim, { error, notBefore }) {

@@ -207,10 +207,10 @@ export interface OrderStore {
   claimOutbox(options: ClaimOutboxOptions): Promise<ClaimedOutboxMessage[]>;
 
   /**
-   * Deletes a delivered message, whoever holds it now (it was delivered
-   * either way). Resolves also when it is already gone.
+   * Deletes delivered messages, in one statement, whoever holds them now
+   * (they were delivered either way). Ids already gone are ignored.
    */
-  completeOutbox(messageId: string): Promise<void>;
+  completeOutbox(messageIds: readonly string[]): Promise<void>;
 
   /**
    * Ends a claim after a failed attempt: the message becomes due again at

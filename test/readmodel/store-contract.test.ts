@@ -1075,11 +1075,11 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(await store.deadLetterOutbox(stale, "late")).toBe(false);
       expect(await store.countDeadLetters()).toBe(0);
 
-      for (const claim of again) await store.completeOutbox(claim.messageId);
+      await store.completeOutbox(again.map((claim) => claim.messageId));
       expect(await claimAll(store, later(10 * LEASE))).toEqual([]);
       expect(await store.countPendingOutbox()).toBe(0);
       // Completing twice (two claimants both delivered) is harmless.
-      await store.completeOutbox(messages[0]?.messageId ?? "");
+      await store.completeOutbox([messages[0]?.messageId ?? ""]);
 
       await expect(store.claimOutbox({ limit: 0, leaseMs: LEASE })).rejects.toBeInstanceOf(
         RangeError,
@@ -1138,7 +1138,7 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       ]);
       expect(await store.listDeadLetters({ limit: 1 })).toEqual(dead.slice(0, 1));
       // Completing a dead letter (a late success) removes it.
-      await store.completeOutbox(completed.messageId);
+      await store.completeOutbox([completed.messageId]);
       expect(await store.countDeadLetters()).toBe(1);
     });
 
