@@ -205,6 +205,7 @@ export async function startWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
+    maxCachedWorkflows: config.workflow.maxCachedWorkflows,
     activities: createActivities({ clients, store, onOutboxWritten: () => dispatcher.wake() }),
   }).catch(async (err: unknown) => {
     await dispatcher.stop();

@@ -64,6 +64,8 @@ export interface Config {
   workflow: {
     /** How long an order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
     customerActionTimeoutMs: number;
+    /** Orders a worker keeps in memory between their workflow tasks (the sticky cache). */
+    maxCachedWorkflows: number;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         1,
         30 * 24 * 3_600_000,
       ),
+      maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),

@@ -8,6 +8,14 @@ export interface OrderWorkerOptions {
   /** A prebuilt bundle (see workflow-bundle.ts): workers never bundle at start. */
   workflowBundlePath: string;
   activities: Activities;
+  /**
+   * Workflows kept in memory between their tasks. An order spends most of its
+   * life waiting (for a courier, a customer), and a cached order costs about
+   * half a megabyte; an evicted one is rebuilt from its history when it moves
+   * again, which costs CPU only then. The SDK's default grows with the heap
+   * (thousands), which lets memory grow with the orders in flight.
+   */
+  maxCachedWorkflows?: number;
   /** How long in-flight activities get to finish on shutdown. */
   shutdownGraceMs?: number;
 }
@@ -20,6 +28,9 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: options.workflowBundlePath },
     activities: options.activities,
+    ...(options.maxCachedWorkflows === undefined
+      ? {}
+      : { maxCachedWorkflows: options.maxCachedWorkflows }),
     shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
   });
 }
