@@ -3,7 +3,7 @@
  * state to the next. The order workflow applies them; nothing else changes a
  * fulfillment, so every state a reader sees was made by one of these.
  */
-import type { Fulfillment, LineItem } from "./order.js";
+import type { Fulfillment, LineItem, ShipmentStatus } from "./order.js";
 import { invoiceFor, type PricingPolicy } from "./pricing.js";
 
 /** A new fulfillment for one warehouse's share of the order, priced on its own. */
@@ -114,4 +114,15 @@ export function compensated(
   reason: string,
 ): Fulfillment {
   return { ...f, status, statusReason: reason };
+}
+
+/**
+ * Whether a shipment in `status` already reflects a courier event: a repeat
+ * of such an event is applied already and changes nothing.
+ */
+export function shipmentReached(
+  status: ShipmentStatus,
+  event: "DISPATCHED" | "DELIVERED",
+): boolean {
+  return status === "DELIVERED" || (event === "DISPATCHED" && status === "DISPATCHED");
 }

@@ -16,6 +16,7 @@ import {
   ShipmentNotFoundError,
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
+import { shipmentReached } from "../domain/fulfillment.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
@@ -186,9 +187,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           );
           if (f === undefined) throw new ShipmentNotFoundError(shipmentId);
           shipment = f.shipment.status;
-          const applied =
-            shipment === "DELIVERED" || (event === "DISPATCHED" && shipment === "DISPATCHED");
-          if (!applied) {
+          if (!shipmentReached(shipment, event)) {
             throw failure(
               `shipment ${shipmentId} is ${shipment.toLowerCase()}; ${event.toLowerCase()} does not follow`,
             );

@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, setHandler } from "@temporalio/workflow";
 import { fulfillmentEnded } from "../domain/completion.js";
+import { shipmentReached } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { canCancel } from "../domain/status-rules.js";
 import {
@@ -114,8 +115,7 @@ function fulfillmentOf(run: OrderRun, fulfillmentId: string): Fulfillment | unde
 
 /** Whether the fulfillment's shipment has got as far as the event. */
 function reached(f: Fulfillment, event: ShipmentEventReport["event"]): boolean {
-  const shipment = f.shipment.status;
-  return shipment === "DELIVERED" || (event === "DISPATCHED" && shipment === "DISPATCHED");
+  return shipmentReached(f.shipment.status, event);
 }
 
 /**
