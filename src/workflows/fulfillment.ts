@@ -108,7 +108,11 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
   }
 }
 
-/** Gives back what the fulfillment holds: void the authorization, release the stock. */
+/**
+ * Gives back what the fulfillment holds: void the authorization, release the
+ * stock. Stock the courier has already picked up has left the warehouse and
+ * is not released (a capture refused after dispatch gets here).
+ */
 async function compensate(
   run: OrderRun,
   fulfillmentId: string,
@@ -125,7 +129,9 @@ async function compensate(
           .voidPayment({ fulfillmentId, authorizationId: f.payment.authorizationId })
           .then(() => recorder.updateFulfillment(fulfillmentId, voided))
       : undefined,
-    compensations.releaseInventory({ orderId, warehouseId: f.warehouseId }),
+    f.shipment.status === "DISPATCHED" || f.shipment.status === "DELIVERED"
+      ? undefined
+      : compensations.releaseInventory({ orderId, warehouseId: f.warehouseId }),
   ]);
   recorder.updateFulfillment(fulfillmentId, (x) => compensated(x, status, reason));
 }
