@@ -42,9 +42,36 @@ export async function ensureWorkflowBundle(cacheDir: string, logger?: Logger): P
     }
     return PREBUILT_WORKFLOW_BUNDLE;
   }
-  const file = path.join(cacheDir, `workflow-bundle-${sourceHash()}.js`);
+  return cachedWorkflowBundle({
+    workflowsPath: WORKFLOWS_ENTRY,
+    sourceDirs: BUNDLED_DIRS,
+    cacheDir,
+    name: "workflow-bundle",
+    logger,
+  });
+}
+
+/** Options of {@link cachedWorkflowBundle}. */
+export interface CachedWorkflowBundleOptions {
+  /** The bundle's entry: a module exporting the workflow functions. */
+  workflowsPath: string;
+  /** Every folder of source the entry can import besides the SDK; their files key the cache. */
+  sourceDirs: readonly string[];
+  cacheDir: string;
+  /** The cached file is `<name>-<source hash>.js`. */
+  name: string;
+  logger?: Logger | undefined;
+}
+
+/**
+ * The path of a workflow bundle of `workflowsPath`, built now only when no
+ * bundle of these exact sources (and SDK version) is in `cacheDir`. Tests
+ * that replay variants of the workflow bundle them the same way.
+ */
+export async function cachedWorkflowBundle(options: CachedWorkflowBundleOptions): Promise<string> {
+  const file = path.join(options.cacheDir, `${options.name}-${sourceHash(options.sourceDirs)}.js`);
   if (existsSync(file)) return file;
-  await writeBundle(file, logger);
+  await writeBundle(options.workflowsPath, file, options.logger);
   return file;
 }
 
@@ -55,7 +82,7 @@ export async function ensureWorkflowBundle(cacheDir: string, logger?: Logger): P
  */
 export async function buildPrebuiltWorkflowBundle(logger?: Logger): Promise<boolean> {
   const hashFile = `${PREBUILT_WORKFLOW_BUNDLE}.sha256`;
-  const hash = sourceHash();
+  const hash = sourceHash(BUNDLED_DIRS);
   if (
     existsSync(PREBUILT_WORKFLOW_BUNDLE) &&
     existsSync(hashFile) &&
@@ -63,17 +90,21 @@ export async function buildPrebuiltWorkflowBundle(logger?: Logger): Promise<bool
   ) {
     return false;
   }
-  await writeBundle(PREBUILT_WORKFLOW_BUNDLE, logger);
+  await writeBundle(WORKFLOWS_ENTRY, PREBUILT_WORKFLOW_BUNDLE, logger);
   writeFileSync(hashFile, `${hash}\n`);
   return true;
 }
 
-async function writeBundle(file: string, logger: Logger | undefined): Promise<void> {
+async function writeBundle(
+  workflowsPath: string,
+  file: string,
+  logger: Logger | undefined,
+): Promise<void> {
   const started = Date.now();
   // Imported only here: webpack and swc stay out of processes that do not bundle.
   const { bundleWorkflowCode } = await import("@temporalio/worker");
   const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_ENTRY,
+    workflowsPath,
     // webpack's statistics are noise at every start; keep only its warnings.
     logger: quietLogger(logger),
   });
@@ -92,9 +123,9 @@ function quietLogger(logger: Logger | undefined): TemporalLogger {
   return { log: drop, trace: drop, debug: drop, info: drop, warn, error: warn };
 }
 
-function sourceHash(): string {
+function sourceHash(dirs: readonly string[]): string {
   const hash = createHash("sha256");
-  for (const dir of BUNDLED_DIRS) {
+  for (const dir of dirs) {
     for (const file of listFiles(dir)) {
       hash.update(path.relative(SRC_DIR, file));
       hash.update(readFileSync(file));
