@@ -24,6 +24,7 @@ import {
   type Mocks,
   mockActivities,
   notificationKinds,
+  ONE_WAREHOUSE,
   type OrderHandle,
   report,
   startTimeSkippingEnvironment,
@@ -38,7 +39,6 @@ describe("cancellation and courier events (virtual time, mocked activities)", ()
   });
   afterAll(() => env?.teardown());
 
-  const ONE_WAREHOUSE = [{ sku: "SKU-1", quantity: 1, unitPriceMinor: 1000 }];
   const cancel = (handle: OrderHandle) =>
     handle.executeUpdate(cancelOrderUpdate, {
       args: [{ description: "changed my mind", requestedBy: "customer-1" }],

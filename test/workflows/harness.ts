@@ -209,6 +209,9 @@ export interface OrderOptions {
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
+/** One line that only wh-east stocks: one fulfillment. */
+export const ONE_WAREHOUSE: LineItem[] = [{ sku: "SKU-1", quantity: 1, unitPriceMinor: 1000 }];
+
 export const TWO_WAREHOUSES: LineItem[] = [
   { sku: "SKU-100", quantity: 2, unitPriceMinor: 1250 },
   { sku: "KEYBOARD-MX", quantity: 1, unitPriceMinor: 8900 },

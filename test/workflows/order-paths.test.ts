@@ -17,6 +17,7 @@ import {
   fulfillmentIn,
   mockActivities,
   notificationKinds,
+  ONE_WAREHOUSE,
   permanent,
   report,
   shipAndDeliver,
@@ -33,7 +34,6 @@ describe("the order workflow's paths (virtual time, mocked activities)", () => {
   });
   afterAll(() => env?.teardown());
 
-  const ONE_WAREHOUSE = [{ sku: "SKU-1", quantity: 1, unitPriceMinor: 1000 }];
   const declined = (fulfillmentId: string): AuthorizeResult => ({
     approved: false,
     authorizationId: `auth-${fulfillmentId}`,
