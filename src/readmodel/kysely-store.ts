@@ -47,6 +47,20 @@ export interface KyselyOrderStoreOptions {
 // shipment inserts (3 per row) use the same batch size.
 const TIMELINE_INSERT_BATCH = 500;
 
+/** Rows in slices of at most TIMELINE_INSERT_BATCH, one statement each. */
+function inBatches<T>(rows: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  for (let i = 0; i < rows.length; i += TIMELINE_INSERT_BATCH) {
+    batches.push(rows.slice(i, i + TIMELINE_INSERT_BATCH));
+  }
+  return batches;
+}
+
+/** Plain code-unit order of ids: the same lock order for every writer. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Wraps a migrated database in the {@link OrderStore} interface; `close` destroys `db`. */
 export function createKyselyOrderStore(
   db: Kysely<ReadModelDatabase>,
@@ -124,11 +138,11 @@ export function createKyselyOrderStore(
       // Entries go in even when the snapshot was stale: a late write can
       // still carry entries that nobody else delivered.
       const inserts: CompiledQuery[] = [];
-      for (let i = 0; i < timeline.length; i += TIMELINE_INSERT_BATCH) {
+      for (const batch of inBatches(timeline)) {
         inserts.push(
           db
             .insertInto("order_timeline")
-            .values(timeline.slice(i, i + TIMELINE_INSERT_BATCH))
+            .values(batch)
             .onConflict((oc) => oc.columns(["order_id", "sequence"]).doNothing())
             .compile(),
         );
@@ -153,17 +167,17 @@ export function createKyselyOrderStore(
         }
       }
       const shipments = [...owners]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([a], [b]) => compareIds(a, b))
         .map(([shipmentId, fulfillmentId]) => ({
           shipment_id: shipmentId,
           order_id: order.orderId,
           fulfillment_id: fulfillmentId,
         }));
-      for (let i = 0; i < shipments.length; i += TIMELINE_INSERT_BATCH) {
+      for (const batch of inBatches(shipments)) {
         inserts.push(
           db
             .insertInto("shipments")
-            .values(shipments.slice(i, i + TIMELINE_INSERT_BATCH))
+            .values(batch)
             .onConflict((oc) => oc.column("shipment_id").doNothing())
             .compile(),
         );
@@ -175,7 +189,7 @@ export function createKyselyOrderStore(
       // another machine's.
       const availableAt = new Date().toISOString();
       const messages = [...new Map(outbox.map((message) => [message.messageId, message]))]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([a], [b]) => compareIds(a, b))
         .map(([, message]) => ({
           message_id: message.messageId,
           order_id: message.orderId,
@@ -186,11 +200,11 @@ export function createKyselyOrderStore(
           create_time: message.createTime,
           available_at: availableAt,
         }));
-      for (let i = 0; i < messages.length; i += TIMELINE_INSERT_BATCH) {
+      for (const batch of inBatches(messages)) {
         inserts.push(
           db
             .insertInto("notification_outbox")
-            .values(messages.slice(i, i + TIMELINE_INSERT_BATCH))
+            .values(batch)
             .onConflict((oc) => oc.column("message_id").doNothing())
             .compile(),
         );
@@ -370,14 +384,13 @@ export function createKyselyOrderStore(
             lastError: row.last_error,
           }),
         )
-        .sort((a, b) => (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0));
+        .sort((a, b) => compareIds(a.messageId, b.messageId));
     },
 
     async completeOutbox(messageIds) {
       if (messageIds.length === 0) return;
       const deletes: CompiledQuery[] = [];
-      for (let i = 0; i < messageIds.length; i += TIMELINE_INSERT_BATCH) {
-        const ids = messageIds.slice(i, i + TIMELINE_INSERT_BATCH);
+      for (const ids of inBatches(messageIds)) {
         deletes.push(db.deleteFrom("notification_outbox").where("message_id", "in", ids).compile());
       }
       await runWriteTransaction(deletes);
