@@ -28,7 +28,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
   const update = (next: (f: Fulfillment) => Fulfillment) =>
     recorder.updateFulfillment(fulfillmentId, next);
   const current = () => {
-    const f = recorder.order.fulfillments.find((x) => x.fulfillmentId === fulfillmentId);
+    const f = recorder.fulfillment(fulfillmentId);
     if (f === undefined) throw new Error(`no fulfillment ${fulfillmentId}`);
     return f;
   };
@@ -120,7 +120,7 @@ async function compensate(
   reason: string,
 ): Promise<void> {
   const { orderId, recorder } = run;
-  const f = recorder.order.fulfillments.find((x) => x.fulfillmentId === fulfillmentId);
+  const f = recorder.fulfillment(fulfillmentId);
   if (f === undefined) return;
   // Both at once: they are independent, and their completions share a workflow task.
   await Promise.all([

@@ -91,11 +91,11 @@ export function installOrderHandlers(run: OrderRun): void {
       // Reply once the order shows the event (or the fulfillment has ended
       // without it), so the courier's next event always finds it applied.
       await condition(() => {
-        const f = fulfillmentOf(run, report.fulfillmentId);
+        const f = run.recorder.fulfillment(report.fulfillmentId);
         return f === undefined || fulfillmentEnded(f) || reached(f, report.event);
       });
       await recorder.flushed();
-      const f = fulfillmentOf(run, report.fulfillmentId) as Fulfillment;
+      const f = run.recorder.fulfillment(report.fulfillmentId) as Fulfillment;
       if (f.shipment.shipmentId !== report.shipmentId || !reached(f, report.event)) {
         // Only a booking that ended otherwise than the courier thought gets here.
         throw rejection(
@@ -109,10 +109,6 @@ export function installOrderHandlers(run: OrderRun): void {
   );
 }
 
-function fulfillmentOf(run: OrderRun, fulfillmentId: string): Fulfillment | undefined {
-  return run.recorder.order.fulfillments.find((f) => f.fulfillmentId === fulfillmentId);
-}
-
 /** Whether the fulfillment's shipment has got as far as the event. */
 function reached(f: Fulfillment, event: ShipmentEventReport["event"]): boolean {
   return shipmentReached(f.shipment.status, event);
@@ -124,7 +120,7 @@ function reached(f: Fulfillment, event: ShipmentEventReport["event"]): boolean {
  * already applied is accepted and changes nothing; anything else is refused.
  */
 function validateShipmentEvent(run: OrderRun, report: ShipmentEventReport): void {
-  const f = fulfillmentOf(run, report.fulfillmentId);
+  const f = run.recorder.fulfillment(report.fulfillmentId);
   if (f === undefined) {
     throw rejection(
       WorkflowFailureType.ShipmentNotFound,

@@ -39,6 +39,8 @@ export interface OrderRecorder {
   transition(status: OrderStatus, reason: string, actor?: string, patch?: Partial<Order>): void;
   /** A timeline entry without a status change (e.g. a cancellation was asked for). */
   note(reason: string, actor: string): void;
+  /** The fulfillment with this id, as it is now. */
+  fulfillment(fulfillmentId: string): Fulfillment | undefined;
   /** Replaces one fulfillment with its next state. */
   updateFulfillment(fulfillmentId: string, next: (f: Fulfillment) => Fulfillment): Fulfillment;
   /** A customer notification, delivered once the next version is stored. */
@@ -96,6 +98,9 @@ export function createOrderRecorder(
       change({});
       sequence += 1;
       entries.push(entry(order, sequence, order.updateTime, actor, order.status, reason));
+    },
+    fulfillment(fulfillmentId) {
+      return order.fulfillments.find((f) => f.fulfillmentId === fulfillmentId);
     },
     updateFulfillment(fulfillmentId, next) {
       let updated: Fulfillment | undefined;
