@@ -15,6 +15,8 @@ export interface ActivityDependencies {
   store: OrderStore;
   /** Called after saveOrder wrote outbox messages: wakes the notification dispatcher. */
   onOutboxWritten?: () => void;
+  /** Called after every saveOrder: wakes the order event publisher. */
+  onSaved?: () => void;
 }
 
 /** Every activity the worker registers; workflows see only their types. */
@@ -23,7 +25,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createInventoryActivities(deps.clients),
     ...createPaymentActivities(deps.clients),
     ...createShippingActivities(deps.clients),
-    ...createReadModelActivities(deps.store, deps.onOutboxWritten),
+    ...createReadModelActivities(deps.store, deps.onOutboxWritten, deps.onSaved),
   };
 }
 

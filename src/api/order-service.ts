@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { StreamOrderEventsResponseSchema } from "../../gen/oms/v1/order_events_pb.js";
 import {
   CancelOrderResponseSchema,
   GetOrderHistoryResponseSchema,
@@ -12,6 +13,7 @@ import {
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
 import { InvalidFieldError, OrderNotFoundError } from "../domain/errors.js";
+import { orderChangeEventToProto, positionOfCursor } from "../events/order-event-proto.js";
 import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
 import {
@@ -21,12 +23,14 @@ import {
   timelineEntryToProto,
 } from "./mapping.js";
 import { principalOf } from "./principal.js";
+import type { createOrderEventStreamer } from "./stream-order-events.js";
 import type { createOrderWatcher } from "./watch-order.js";
 
 export interface OrderServiceDependencies {
   commands: OrderCommands;
   store: OrderStore;
   watch: ReturnType<typeof createOrderWatcher>;
+  streamEvents: ReturnType<typeof createOrderEventStreamer>;
 }
 
 /**
@@ -98,6 +102,16 @@ export function createOrderServiceHandlers(
         throw new OrderNotFoundError(req.orderId);
       }
       return create(GetOrderHistoryResponseSchema, { events: events.map(timelineEntryToProto) });
+    },
+
+    async *streamOrderEvents(req, ctx) {
+      const after = positionOfCursor(req.afterCursor);
+      if (after === null) {
+        throw new InvalidFieldError("after_cursor", "not a cursor this service handed out");
+      }
+      for await (const event of deps.streamEvents(after, req.orderId, ctx.signal)) {
+        yield create(StreamOrderEventsResponseSchema, { event: orderChangeEventToProto(event) });
+      }
     },
   };
 }

@@ -6,6 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { StreamOrderEventsRequestSchema, StreamOrderEventsResponseSchema } from "./order_events_pb.js";
 
 /**
  * Describes the file oms/v1/order_service.proto.
@@ -546,6 +547,19 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof GetOrderHistoryRequestSchema;
     output: typeof GetOrderHistoryResponseSchema;
+  },
+  /**
+   * Every version of every order as an event, oldest first, then each new
+   * one as it is stored; the stream does not end by itself. Events of one
+   * order come in their sequence, without gaps. Resume after a reconnect with
+   * after_cursor set to the last cursor received: nothing is missed.
+   *
+   * @generated from rpc oms.v1.OrderService.StreamOrderEvents
+   */
+  streamOrderEvents: {
+    methodKind: "server_streaming";
+    input: typeof StreamOrderEventsRequestSchema;
+    output: typeof StreamOrderEventsResponseSchema;
   },
 }>;
 
