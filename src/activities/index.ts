@@ -3,6 +3,7 @@ import type { OrderStore } from "../readmodel/store.js";
 import { createInventoryActivities } from "./inventory-activities.js";
 import { createPaymentActivities } from "./payment-activities.js";
 import { createReadModelActivities } from "./read-model-activities.js";
+import { createReturnActivities } from "./return-activities.js";
 import { createShippingActivities } from "./shipping-activities.js";
 
 export type { ReservationResult, ReserveInventoryInput } from "./inventory-activities.js";
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createInventoryActivities(deps.clients),
     ...createPaymentActivities(deps.clients),
     ...createShippingActivities(deps.clients),
+    ...createReturnActivities(deps.clients),
     ...createReadModelActivities(deps.store, deps.onOutboxWritten, deps.onSaved),
   };
 }

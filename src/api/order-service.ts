@@ -12,10 +12,15 @@ import {
   SubmitOrderResponseSchema,
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
+import {
+  CancelReturnResponseSchema,
+  RequestReturnResponseSchema,
+} from "../../gen/oms/v1/return_requests_pb.js";
 import { InvalidFieldError, OrderNotFoundError } from "../domain/errors.js";
 import { orderChangeEventToProto, positionOfCursor } from "../events/order-event-proto.js";
 import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
+import type { ReturnCommands } from "../temporal/return-commands.js";
 import {
   orderStatusesFromProto,
   orderToProto,
@@ -31,6 +36,7 @@ export interface OrderServiceDependencies {
   store: OrderStore;
   watch: ReturnType<typeof createOrderWatcher>;
   streamEvents: ReturnType<typeof createOrderEventStreamer>;
+  returns: ReturnCommands;
 }
 
 /**
@@ -102,6 +108,27 @@ export function createOrderServiceHandlers(
         throw new OrderNotFoundError(req.orderId);
       }
       return create(GetOrderHistoryResponseSchema, { events: events.map(timelineEntryToProto) });
+    },
+
+    async requestReturn(req, ctx) {
+      const { order, returnIds } = await deps.returns.requestReturn(
+        req.orderId,
+        req.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(RequestReturnResponseSchema, { order: orderToProto(order), returnIds });
+    },
+
+    async cancelReturn(req, ctx) {
+      const order = await deps.returns.cancelReturn(
+        req.orderId,
+        req.returnId,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(CancelReturnResponseSchema, { order: orderToProto(order) });
     },
 
     async *streamOrderEvents(req, ctx) {

@@ -38,6 +38,7 @@ import type { OrderStore } from "../readmodel/store.js";
 import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderCommands } from "../temporal/order-commands.js";
+import { createReturnCommands } from "../temporal/return-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
@@ -140,6 +141,12 @@ export async function startApi(
       store,
       watch,
       streamEvents,
+      returns: createReturnCommands({
+        client,
+        store,
+        taskQueue: config.temporal.taskQueue,
+        policy: config.returns,
+      }),
       health: config.api.health ? { status: health, signal: draining.signal } : undefined,
       reflection: config.api.reflection,
     }),
