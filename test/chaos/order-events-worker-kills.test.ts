@@ -69,7 +69,7 @@ describe("order events while the worker is killed", () => {
   });
 
   it("delivers every order's events in order, without gaps, on StreamOrderEvents and JetStream", {
-    timeout: 180_000,
+    timeout: 480_000,
   }, async () => {
     const orders = Array.from({ length: ORDERS }, () => twoWarehouses());
     const waves = [orders.slice(0, ORDERS / 2), orders.slice(ORDERS / 2)];
@@ -77,8 +77,11 @@ describe("order events while the worker is killed", () => {
       const [first, ...rest] = wave as [SubmitOrderRequest, ...SubmitOrderRequest[]];
       await sys.grpc.submitOrder(first);
       const submitted = Promise.all(rest.map((req) => sys.grpc.submitOrder(req)));
-      await waitForOrder(sys, first.orderId, (o) =>
-        o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
+      await waitForOrder(
+        sys,
+        first.orderId,
+        (o) => o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
+        120_000,
       );
       const dying = worker as ChildProcess;
       const exited = once(dying, "exit");
@@ -89,7 +92,7 @@ describe("order events while the worker is killed", () => {
     }
     const ids = new Set(orders.map((o) => o.orderId));
     for (const req of orders) {
-      await waitForOrder(sys, req.orderId, (o) => o.status === OrderStatus.COMPLETED, 90_000);
+      await waitForOrder(sys, req.orderId, (o) => o.status === OrderStatus.COMPLETED, 180_000);
     }
 
     // StreamOrderEvents from the start, until every order's COMPLETED event.

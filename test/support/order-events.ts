@@ -20,7 +20,7 @@ export async function streamOrderEventsUntil(
 ): Promise<OrderChangeEvent[]> {
   const events: OrderChangeEvent[] = [];
   const stop = new AbortController();
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 120_000);
   try {
     for await (const res of sys.grpc.streamOrderEvents(
       { afterCursor, orderId: options.orderId ?? "" },
@@ -58,7 +58,7 @@ export async function readOrderEventsFromNats(
   stream: string,
   orderId: string,
   count: number,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<{ received: NatsOrderEvent[]; stored: number }> {
   const nc = await connect({ servers: natsUrl });
   const received: NatsOrderEvent[] = [];
