@@ -11,6 +11,7 @@
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
  */
+import { existsSync } from "node:fs";
 import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
@@ -49,9 +50,17 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     }
     let natsUrl = config.events.natsUrl;
     if (natsUrl === undefined && config.events.devServer.enabled) {
-      const nats = await startNatsServer(config.events.devServer);
-      stops.unshift(nats.stop);
-      natsUrl = nats.url;
+      if (existsSync(config.events.devServer.binPath)) {
+        const nats = await startNatsServer(config.events.devServer);
+        stops.unshift(nats.stop);
+        natsUrl = nats.url;
+      } else {
+        // Order events still stream from the API (StreamOrderEvents).
+        logger.warn(
+          { binPath: config.events.devServer.binPath },
+          "nats-server is not installed (npm run setup builds it with Go); order events are not published to NATS",
+        );
+      }
     }
     // The worker publishes order events to the embedded server (or the configured one).
     const withEvents: Config = { ...config, events: { ...config.events, natsUrl } };
@@ -143,7 +152,7 @@ function printBanner(
     `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
     `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
     `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
-    `  Order events (NATS JetStream)  ${config.events.natsUrl === undefined ? "(off: OMS_DEV_NATS=false)" : `${config.events.natsUrl} (stream ${config.events.natsStream}, subjects oms.orders.<order_id>)`}`,
+    `  Order events (NATS JetStream)  ${config.events.natsUrl === undefined ? "(off: no OMS_EVENTS_NATS_URL, OMS_DEV_NATS=false or no nats-server)" : `${config.events.natsUrl} (stream ${config.events.natsStream}, subjects oms.orders.<order_id>)`}`,
     "",
     "Try:",
     `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,

@@ -29,7 +29,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   const host = options.host ?? "127.0.0.1";
   if (await canConnect(host, options.port)) {
     throw new Error(
-      `port ${options.port} on ${host} is already in use (is another oms dev running?); set OMS_NATS_PORT, or OMS_EVENTS_NATS_URL to use that server`,
+      `port ${options.port} on ${host} is already in use (is another oms dev running?); set OMS_NATS_PORT, OMS_EVENTS_NATS_URL to use that server, or OMS_DEV_NATS=false`,
     );
   }
   mkdirSync(options.storeDir, { recursive: true });
