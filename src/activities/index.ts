@@ -3,6 +3,7 @@ import type { OrderStore } from "../readmodel/store.js";
 import { createInventoryActivities } from "./inventory-activities.js";
 import { createPaymentActivities } from "./payment-activities.js";
 import { createReadModelActivities } from "./read-model-activities.js";
+import { createReturnActivities } from "./return-activities.js";
 import { createShippingActivities } from "./shipping-activities.js";
 
 export type { ReservationResult, ReserveInventoryInput } from "./inventory-activities.js";
@@ -15,6 +16,8 @@ export interface ActivityDependencies {
   store: OrderStore;
   /** Called after saveOrder wrote outbox messages: wakes the notification dispatcher. */
   onOutboxWritten?: () => void;
+  /** Called after every saveOrder: wakes the order event publisher. */
+  onSaved?: () => void;
 }
 
 /** Every activity the worker registers; workflows see only their types. */
@@ -23,7 +26,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createInventoryActivities(deps.clients),
     ...createPaymentActivities(deps.clients),
     ...createShippingActivities(deps.clients),
-    ...createReadModelActivities(deps.store, deps.onOutboxWritten),
+    ...createReturnActivities(deps.clients),
+    ...createReadModelActivities(deps.store, deps.onOutboxWritten, deps.onSaved),
   };
 }
 

@@ -5,6 +5,8 @@ export function createReadModelActivities(
   store: OrderStore,
   /** Called after a write that carried outbox messages (the dispatcher's wake). */
   onOutboxWritten?: () => void,
+  /** Called after every write (the order event publisher's wake: every version is an event). */
+  onSaved?: () => void,
 ) {
   return {
     /**
@@ -21,6 +23,7 @@ export function createReadModelActivities(
       const notifications = input.notifications ?? [];
       await store.saveOrder(input.order, input.entries, notifications);
       if (notifications.length > 0) onOutboxWritten?.();
+      onSaved?.();
     },
   };
 }

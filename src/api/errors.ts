@@ -17,6 +17,7 @@ import {
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
+  ReturnNotFoundError,
   ShipmentNotFoundError,
   upperSnake,
 } from "../domain/errors.js";
@@ -26,7 +27,11 @@ export const ERROR_DOMAIN = "oms.example.com";
 
 /** The one place where domain outcomes become gRPC status codes (table: docs/errors.md). */
 function codeOf(err: DomainError): Code {
-  if (err instanceof OrderNotFoundError || err instanceof ShipmentNotFoundError)
+  if (
+    err instanceof OrderNotFoundError ||
+    err instanceof ShipmentNotFoundError ||
+    err instanceof ReturnNotFoundError
+  )
     return Code.NotFound;
   if (err instanceof InvalidFieldError) return Code.InvalidArgument;
   if (err instanceof LimitExceededError) return Code.ResourceExhausted;

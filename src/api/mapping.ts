@@ -29,7 +29,15 @@ import {
   OrderEventSchema,
   type SubmitOrderRequest,
 } from "../../gen/oms/v1/order_service_pb.js";
+import {
+  type OrderReturn as OrderReturnMsg,
+  OrderReturnSchema,
+  ReturnLabelSchema,
+  ReturnLineSchema,
+  ReturnStatus,
+} from "../../gen/oms/v1/returns_pb.js";
 import type * as domain from "../domain/order.js";
+import type { OrderReturn } from "../domain/returns.js";
 
 export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
   return {
@@ -107,6 +115,36 @@ export function orderToProto(order: domain.Order): OrderMsg {
     version: BigInt(order.version),
     createTime: timestamp(order.createTime),
     updateTime: timestamp(order.updateTime),
+    returns: (order.returns ?? []).map(returnToProto),
+  });
+}
+
+function returnToProto(r: OrderReturn): OrderReturnMsg {
+  return create(OrderReturnSchema, {
+    returnId: r.returnId,
+    status: ReturnStatus[r.status],
+    fulfillmentId: r.fulfillmentId,
+    warehouseId: r.warehouseId,
+    lines: r.lines.map((l) =>
+      create(ReturnLineSchema, {
+        sku: l.sku,
+        quantity: l.quantity,
+        unitPriceMinor: BigInt(l.unitPriceMinor),
+      }),
+    ),
+    reason: r.reason,
+    requestedBy: r.requestedBy,
+    requestTime: timestamp(r.requestTime),
+    shipByTime: timestamp(r.shipByTime),
+    label: create(ReturnLabelSchema, {
+      shipmentId: r.label.shipmentId,
+      courierReference: r.label.courierReference,
+      dispatchTime: timestamp(r.label.dispatchTime),
+      deliveryTime: timestamp(r.label.deliveryTime),
+    }),
+    refundMinor: BigInt(r.refundMinor),
+    refundedMinor: BigInt(r.refundedMinor),
+    statusReason: r.statusReason,
   });
 }
 

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { StreamOrderEventsResponseSchema } from "../../gen/oms/v1/order_events_pb.js";
 import {
   CancelOrderResponseSchema,
   GetOrderHistoryResponseSchema,
@@ -11,9 +12,15 @@ import {
   SubmitOrderResponseSchema,
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
+import {
+  CancelReturnResponseSchema,
+  RequestReturnResponseSchema,
+} from "../../gen/oms/v1/return_requests_pb.js";
 import { InvalidFieldError, OrderNotFoundError } from "../domain/errors.js";
+import { orderChangeEventToProto, positionOfCursor } from "../events/order-event-proto.js";
 import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
+import type { ReturnCommands } from "../temporal/return-commands.js";
 import {
   orderStatusesFromProto,
   orderToProto,
@@ -21,12 +28,15 @@ import {
   timelineEntryToProto,
 } from "./mapping.js";
 import { principalOf } from "./principal.js";
+import type { createOrderEventStreamer } from "./stream-order-events.js";
 import type { createOrderWatcher } from "./watch-order.js";
 
 export interface OrderServiceDependencies {
   commands: OrderCommands;
   store: OrderStore;
   watch: ReturnType<typeof createOrderWatcher>;
+  streamEvents: ReturnType<typeof createOrderEventStreamer>;
+  returns: ReturnCommands;
 }
 
 /**
@@ -98,6 +108,37 @@ export function createOrderServiceHandlers(
         throw new OrderNotFoundError(req.orderId);
       }
       return create(GetOrderHistoryResponseSchema, { events: events.map(timelineEntryToProto) });
+    },
+
+    async requestReturn(req, ctx) {
+      const { order, returnIds } = await deps.returns.requestReturn(
+        req.orderId,
+        req.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(RequestReturnResponseSchema, { order: orderToProto(order), returnIds });
+    },
+
+    async cancelReturn(req, ctx) {
+      const order = await deps.returns.cancelReturn(
+        req.orderId,
+        req.returnId,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(CancelReturnResponseSchema, { order: orderToProto(order) });
+    },
+
+    async *streamOrderEvents(req, ctx) {
+      const after = positionOfCursor(req.afterCursor);
+      if (after === null) {
+        throw new InvalidFieldError("after_cursor", "not a cursor this service handed out");
+      }
+      for await (const event of deps.streamEvents(after, req.orderId, ctx.signal)) {
+        yield create(StreamOrderEventsResponseSchema, { event: orderChangeEventToProto(event) });
+      }
     },
   };
 }

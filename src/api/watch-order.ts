@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LimitExceededError, OrderNotFoundError } from "../domain/errors.js";
-import { isTerminal, type Order } from "../domain/order.js";
+import type { Order } from "../domain/order.js";
+import { orderSettled } from "../domain/returns.js";
 import type { OrderStore } from "../readmodel/store.js";
 
 export interface OrderWatcherOptions {
@@ -39,12 +40,12 @@ export function createOrderWatcher(options: OrderWatcherOptions) {
       const current = await store.getOrder(orderId);
       if (current === null) throw new OrderNotFoundError(orderId);
       let last = sinceVersion;
-      // Resuming after the terminal version: there is nothing more to send.
-      if (isTerminal(current.status) && current.version <= sinceVersion) return;
+      // Resuming after the last version (terminal, no return under way): nothing more to send.
+      if (orderSettled(current) && current.version <= sinceVersion) return;
       if (sinceVersion === 0) {
         // A fresh watch starts with the order as it is, not with its whole past.
         yield current;
-        if (isTerminal(current.status)) return;
+        if (orderSettled(current)) return;
         last = current.version;
       }
       for (;;) {
@@ -52,7 +53,7 @@ export function createOrderWatcher(options: OrderWatcherOptions) {
         for (const order of versions) {
           yield order;
           last = order.version;
-          if (isTerminal(order.status)) return;
+          if (orderSettled(order)) return;
         }
         if (versions.length === 0) await pause(options.pollIntervalMs, stop);
         if (options.draining.aborted) {
@@ -69,7 +70,8 @@ export function createOrderWatcher(options: OrderWatcherOptions) {
   };
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);

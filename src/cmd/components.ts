@@ -24,18 +24,21 @@ import {
 } from "../api/health/health-status.js";
 import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
+import { createOrderEventStreamer } from "../api/stream-order-events.js";
 import { withUnavailableErrors } from "../api/unavailable-store.js";
 import { createValidationInterceptor } from "../api/validation.js";
 import { createOrderWatcher } from "../api/watch-order.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
 import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
+import { type NatsEventPublisher, startNatsEventPublisher } from "../events/nats-publisher.js";
 import { startNotificationDispatcher } from "../outbox/notification-dispatcher.js";
 import { createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
 import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderCommands } from "../temporal/order-commands.js";
+import { createReturnCommands } from "../temporal/return-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
@@ -92,6 +95,12 @@ export async function startApi(
     maxStreams: config.watch.maxStreams,
     draining: draining.signal,
   });
+  const streamEvents = createOrderEventStreamer({
+    store,
+    pollIntervalMs: config.watch.pollIntervalMs,
+    maxStreams: config.watch.maxStreams,
+    draining: draining.signal,
+  });
 
   // Health: NOT_SERVING until the first probe shows every dependency reachable.
   const health = createHealthStatus({
@@ -131,6 +140,13 @@ export async function startApi(
       commands,
       store,
       watch,
+      streamEvents,
+      returns: createReturnCommands({
+        client,
+        store,
+        taskQueue: config.temporal.taskQueue,
+        policy: config.returns,
+      }),
       health: config.api.health ? { status: health, signal: draining.signal } : undefined,
       reflection: config.api.reflection,
     }),
@@ -200,15 +216,31 @@ export async function startWorker(
     // Bounds each send; the claim lease is sized to outlast it.
     sendTimeoutMs: config.downstream.timeoutMs,
   });
+  // Publishes the order event log to NATS JetStream, when configured; woken by every save.
+  const publisher: NatsEventPublisher | undefined =
+    config.events.natsUrl === undefined
+      ? undefined
+      : startNatsEventPublisher({
+          store,
+          servers: config.events.natsUrl,
+          stream: config.events.natsStream,
+          logger: logger.child({ component: "event-publisher" }),
+          pollIntervalMs: config.outbox.pollIntervalMs,
+        });
   const worker = await createOrderWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
     maxCachedWorkflows: config.workflow.maxCachedWorkflows,
-    activities: createActivities({ clients, store, onOutboxWritten: () => dispatcher.wake() }),
+    activities: createActivities({
+      clients,
+      store,
+      onOutboxWritten: () => dispatcher.wake(),
+      onSaved: publisher === undefined ? undefined : () => publisher.wake(),
+    }),
   }).catch(async (err: unknown) => {
-    await dispatcher.stop();
+    await Promise.all([dispatcher.stop(), publisher?.stop()]);
     throw err;
   });
   const running = worker.run();
@@ -218,7 +250,7 @@ export async function startWorker(
     async stop() {
       if (worker.getState() === "RUNNING") worker.shutdown();
       await running.catch(() => {});
-      await dispatcher.stop();
+      await Promise.all([dispatcher.stop(), publisher?.stop()]);
       await connection.close();
       await store.close();
     },

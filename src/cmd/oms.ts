@@ -11,9 +11,11 @@
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
  */
+import { existsSync } from "node:fs";
 import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { startNatsServer } from "../events/nats-server.js";
 import { runLoadCommand } from "../load/cli.js";
 import { startDevServer } from "../temporal/dev-server.js";
 import {
@@ -46,6 +48,22 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
       address = server.address;
       uiUrl = server.uiUrl;
     }
+    let natsUrl = config.events.natsUrl;
+    if (natsUrl === undefined && config.events.devServer.enabled) {
+      if (existsSync(config.events.devServer.binPath)) {
+        const nats = await startNatsServer(config.events.devServer);
+        stops.unshift(nats.stop);
+        natsUrl = nats.url;
+      } else {
+        // Order events still stream from the API (StreamOrderEvents).
+        logger.warn(
+          { binPath: config.events.devServer.binPath },
+          "nats-server is not installed (npm run setup builds it with Go); order events are not published to NATS",
+        );
+      }
+    }
+    // The worker publishes order events to the embedded server (or the configured one).
+    const withEvents: Config = { ...config, events: { ...config.events, natsUrl } };
     const apiUrl = `http://127.0.0.1:${config.api.port}`;
     let fallback: string | undefined;
     if (Object.values(config.downstream.urls).some((url) => url === undefined)) {
@@ -57,11 +75,11 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
       stops.unshift(refs.stop);
       fallback = refs.url;
     }
-    const worker = await startWorker(config, address, downstreamUrls(config, fallback), logger);
+    const worker = await startWorker(withEvents, address, downstreamUrls(config, fallback), logger);
     stops.unshift(worker.stop);
     const api = await startApi(config, address, logger);
     stops.unshift(api.stop);
-    printBanner(config, api.server.port, address, uiUrl, fallback);
+    printBanner(withEvents, api.server.port, address, uiUrl, fallback);
     return stops;
   },
   async api(config, logger) {
@@ -134,6 +152,7 @@ function printBanner(
     `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
     `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
     `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
+    `  Order events (NATS JetStream)  ${config.events.natsUrl === undefined ? "(off: no OMS_EVENTS_NATS_URL, OMS_DEV_NATS=false or no nats-server)" : `${config.events.natsUrl} (stream ${config.events.natsStream}, subjects oms.orders.<order_id>)`}`,
     "",
     "Try:",
     `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,

@@ -71,6 +71,25 @@ export interface Config {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
     pollIntervalMs: number;
   };
+  returns: {
+    /** How long after delivery items may be returned. */
+    windowMs: number;
+    /** How long after RequestReturn the parcel must be shipped, else the return expires. */
+    shipWithinMs: number;
+  };
+  events: {
+    /** NATS server URL(s) the workers publish order events to; unset: not published to NATS. */
+    natsUrl: string | undefined;
+    /** The JetStream stream (subjects oms.orders.>), created if missing. */
+    natsStream: string;
+    /** `oms dev` without OMS_EVENTS_NATS_URL: start an embedded nats-server and publish to it. */
+    devServer: {
+      enabled: boolean;
+      binPath: string;
+      port: number;
+      storeDir: string;
+    };
+  };
   downstream: {
     /** Base URLs of the services the workers call; unset ones are served by `oms dev`'s reference services. */
     urls: {
@@ -197,6 +216,25 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
+    },
+    returns: {
+      windowMs: read.int("OMS_RETURN_WINDOW_MS", 30 * 24 * 3_600_000, 1, 365 * 24 * 3_600_000),
+      shipWithinMs: read.int(
+        "OMS_RETURN_SHIP_WITHIN_MS",
+        14 * 24 * 3_600_000,
+        1,
+        365 * 24 * 3_600_000,
+      ),
+    },
+    events: {
+      natsUrl: read.optional("OMS_EVENTS_NATS_URL"),
+      natsStream: read.string("OMS_EVENTS_NATS_STREAM", "OMS_ORDERS"),
+      devServer: {
+        enabled: read.bool("OMS_DEV_NATS", true),
+        binPath: path.resolve(cwd, read.string("OMS_NATS_SERVER", ".tools/bin/nats-server")),
+        port: read.port("OMS_NATS_PORT", 4222),
+        storeDir: path.join(dataDir, "nats"),
+      },
     },
     downstream: {
       urls: {

@@ -56,6 +56,16 @@ export class ShipmentNotFoundError extends DomainError {
   }
 }
 
+export class ReturnNotFoundError extends DomainError {
+  readonly reason = "RETURN_NOT_FOUND";
+  constructor(orderId: string, returnId: string) {
+    super(`order "${orderId}" has no return "${returnId}"`, {
+      order_id: orderId,
+      return_id: returnId,
+    });
+  }
+}
+
 /** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */
 export class InvalidFieldError extends DomainError {
   readonly reason = "INVALID_REQUEST";

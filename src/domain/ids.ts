@@ -11,9 +11,13 @@ export function fulfillmentId(orderId: string, n: number): string {
   return `${orderId}/${n}`;
 }
 
-/** The order id in a fulfillment id ("<order_id>/<n>"), or null when it is not one. */
+/**
+ * The order id in a fulfillment id ("<order_id>/<n>") or a return id
+ * ("<order_id>/r<n>", the reference of a return label), or null when it is
+ * neither.
+ */
 export function orderIdOfFulfillment(fulfillmentIdValue: string): string | null {
   const slash = fulfillmentIdValue.lastIndexOf("/");
   const n = fulfillmentIdValue.slice(slash + 1);
-  return slash > 0 && /^[1-9][0-9]*$/.test(n) ? fulfillmentIdValue.slice(0, slash) : null;
+  return slash > 0 && /^r?[1-9][0-9]*$/.test(n) ? fulfillmentIdValue.slice(0, slash) : null;
 }

@@ -7,7 +7,8 @@
 
 import { randomUUID } from "node:crypto";
 import { type CompiledQuery, type Kysely, type QueryResult, type Selectable, sql } from "kysely";
-import type { Order, TimelineEntry } from "../domain/order.js";
+import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
+import { type OrderChangeEvent, summarizeChange } from "../domain/order-events.js";
 import { createPageTokenCodec, type PageFilter } from "./page-token.js";
 import {
   type ClaimedOutboxMessage,
@@ -210,7 +211,42 @@ export function createKyselyOrderStore(
         );
       }
 
-      const [upserted] = await runWriteTransaction([upsert, version, ...inserts]);
+      // The version's event, last: taking the next position locks the
+      // counter row until commit (PostgreSQL), so it is held for as short a
+      // time as possible, and positions commit in their order. Both
+      // statements apply only when this version is the stored one and the
+      // order has no event for it (or a newer one) yet; the order row, locked
+      // by the upsert, keeps that true between them.
+      const summary = summarizeChange(order, entries);
+      const noEventYet = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId} and e.version >= ${order.version})`;
+      const takePosition = sql`
+        update order_event_sequence set last_position = last_position + 1
+        where id = 1
+          and exists (select 1 from orders o where o.order_id = ${order.orderId} and o.version = ${order.version})
+          and ${noEventYet}`.compile(db);
+      const firstEvent = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId})`;
+      const appendEvent = sql`
+        insert into order_events
+          (position, order_id, sequence, version, type, time, previous_status, reasons, snapshot)
+        select s.last_position, o.order_id,
+               coalesce((select max(e.sequence) from order_events e where e.order_id = o.order_id), 0) + 1,
+               o.version,
+               case when ${firstEvent} then 'CREATED' else cast(${summary.type} as text) end,
+               o.update_time,
+               case when ${firstEvent} then null else cast(${summary.previousStatus} as text) end,
+               cast(${JSON.stringify(summary.reasons)} as text),
+               o.snapshot
+        from order_event_sequence s
+        join orders o on o.order_id = ${order.orderId} and o.version = ${order.version}
+        where s.id = 1 and ${noEventYet}`.compile(db);
+
+      const [upserted] = await runWriteTransaction([
+        upsert,
+        version,
+        ...inserts,
+        takePosition,
+        appendEvent,
+      ]);
       return { applied: (upserted?.rows.length ?? 0) > 0 };
     },
 
@@ -464,6 +500,80 @@ export function createKyselyOrderStore(
       return Number(row.count);
     },
 
+    async listOrderEvents({ afterPosition, limit, orderId }): Promise<OrderChangeEvent[]> {
+      if (!Number.isSafeInteger(afterPosition) || afterPosition < 0) {
+        throw new RangeError(
+          `afterPosition must be a non-negative safe integer, got ${afterPosition}`,
+        );
+      }
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      const rows = await db
+        .selectFrom("order_events")
+        .selectAll()
+        .where("position", ">", afterPosition)
+        .$if(orderId !== undefined && orderId !== "", (q) =>
+          q.where("order_id", "=", orderId as string),
+        )
+        .orderBy("position", "asc")
+        .limit(limit)
+        .execute();
+      return rows.map(
+        (row): OrderChangeEvent => ({
+          position: Number(row.position),
+          orderId: row.order_id,
+          sequence: Number(row.sequence),
+          type: row.type as OrderChangeEvent["type"],
+          time: row.time,
+          order: parseSnapshot(row.snapshot),
+          previousStatus: row.previous_status as OrderStatus | null,
+          reasons: JSON.parse(row.reasons) as string[],
+        }),
+      );
+    },
+
+    async acquireEventPublisher(name, owner, leaseMs, now = new Date()) {
+      const until = leaseEnd(now, leaseMs);
+      const [, result] = await runWriteTransaction([
+        db
+          .insertInto("event_publishers")
+          .values({ name, position: 0, lease_owner: null, lease_until: null })
+          .onConflict((oc) => oc.column("name").doNothing())
+          .compile(),
+        db
+          .updateTable("event_publishers")
+          .set({ lease_owner: owner, lease_until: until })
+          .where("name", "=", name)
+          .where((eb) =>
+            eb.or([
+              eb("lease_owner", "is", null),
+              eb("lease_owner", "=", owner),
+              eb("lease_until", "<=", isoTime(now, "now")),
+            ]),
+          )
+          .returning("position")
+          .compile(),
+      ]);
+      const row = result?.rows[0] as { position: number | string } | undefined;
+      return row === undefined ? null : Number(row.position);
+    },
+
+    async advanceEventPublisher(name, owner, position, leaseMs, now = new Date()) {
+      if (!Number.isSafeInteger(position) || position < 0) {
+        throw new RangeError(`position must be a non-negative safe integer, got ${position}`);
+      }
+      const [result] = await runWriteTransaction([
+        db
+          .updateTable("event_publishers")
+          .set({ position, lease_until: leaseEnd(now, leaseMs) })
+          .where("name", "=", name)
+          .where("lease_owner", "=", owner)
+          .compile(),
+      ]);
+      return Number(result?.numAffectedRows ?? 0) > 0;
+    },
+
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -512,6 +622,13 @@ function outboxMessage(row: OutboxRow): OutboxMessage {
     >,
     createTime: row.create_time,
   };
+}
+
+function leaseEnd(now: Date, leaseMs: number): string {
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new RangeError(`leaseMs must be a positive number, got ${leaseMs}`);
+  }
+  return isoTime(new Date(now.getTime() + leaseMs), "now + leaseMs");
 }
 
 /** Fixed-width UTC ISO-8601 of a valid date, so that text order is time order. */

@@ -6,6 +6,7 @@
  */
 
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
+import type { OrderChangeEvent } from "../domain/order-events.js";
 
 /** AIP-158: the page size used when the caller asks for 0 (unspecified). */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -104,6 +105,16 @@ export interface ListOrdersPage {
   nextPageToken: string;
 }
 
+/** The query of {@link OrderStore.listOrderEvents}. */
+export interface ListOrderEventsQuery {
+  /** Exclusive lower bound of positions; 0 means from the oldest. */
+  afterPosition: number;
+  /** At most this many events; a positive safe integer. */
+  limit: number;
+  /** Only this order's events; empty or absent means every order's. */
+  orderId?: string;
+}
+
 /** The read-model store. Every method is safe to call concurrently. */
 export interface OrderStore {
   /** Which back-end this is, for logs and health output. */
@@ -135,6 +146,12 @@ export interface OrderStore {
    *   a message is deleted, so a save repeated after that inserts it again;
    *   its id is the notification service's idempotency key, which keeps the
    *   customer from getting it twice.)
+   *
+   * - when the snapshot is the order's newest stored version and has no
+   *   event yet, it becomes the order's next event (see
+   *   {@link listOrderEvents}), with the next position of the event log; a
+   *   late version (older than the stored one) or a repeated save adds none,
+   *   so an order's events follow its versions, one each, in order.
    *
    * @throws when a message has an empty id, belongs to another order, or has
    *   an invalid `createTime` (nothing is written).
@@ -244,6 +261,44 @@ export interface OrderStore {
 
   /** How many messages are still to deliver: due, claimed, or waiting for a retry (no dead letters). */
   countPendingOutbox(): Promise<number>;
+
+  /**
+   * Order events after a position, ascending, at most `limit`. Positions are
+   * handed out in commit order, so a reader that resumes after the last
+   * position it saw misses nothing: no event ever appears below it later.
+   * Positions may skip numbers; an order's sequence numbers never do.
+   *
+   * @throws {RangeError} for an `afterPosition` or `limit` out of range.
+   */
+  listOrderEvents(query: ListOrderEventsQuery): Promise<OrderChangeEvent[]>;
+
+  /**
+   * Takes (or renews) the lease of the event publisher `name` for `owner`
+   * until `now + leaseMs`, creating the publisher at position 0 if new.
+   *
+   * @returns the position published so far, or null when another owner's
+   *   lease has not ended (nothing changes then).
+   */
+  acquireEventPublisher(
+    name: string,
+    owner: string,
+    leaseMs: number,
+    now?: Date,
+  ): Promise<number | null>;
+
+  /**
+   * Records that `name` has published everything up to `position`, and
+   * renews the lease, if `owner` still holds it.
+   *
+   * @returns false, changing nothing, when the lease is no longer the owner's.
+   */
+  advanceEventPublisher(
+    name: string,
+    owner: string,
+    position: number,
+    leaseMs: number,
+    now?: Date,
+  ): Promise<boolean>;
 
   /** Resolves when the database answers a trivial query; rejects otherwise. For health checks. */
   ping(): Promise<void>;

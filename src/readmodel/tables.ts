@@ -91,6 +91,43 @@ export interface NotificationOutboxTable {
   dead_letter_time: string | null;
 }
 
+/**
+ * The order event log: one row per stored version that was the order's
+ * newest when saved. Added by migration 0005.
+ */
+export interface OrderEventsTable {
+  /** Global, in commit order; from order_event_sequence. */
+  position: ColumnType<number | string, number, never>;
+  order_id: ColumnType<string, string, never>;
+  /** 1, 2, 3, … per order. */
+  sequence: ColumnType<number | string, number, never>;
+  version: ColumnType<number | string, number, never>;
+  type: ColumnType<string, string, never>;
+  /** The version's update time (fixed-width UTC ISO-8601). */
+  time: ColumnType<string, string, never>;
+  previous_status: ColumnType<string | null, string | null, never>;
+  /** `string[]` as JSON text. */
+  reasons: ColumnType<string, string, never>;
+  /** The `Order` of that version, stored like {@link OrdersTable.snapshot}. */
+  snapshot: ColumnType<unknown, string, never>;
+}
+
+/** One row (id 1): the last event position handed out. Added by migration 0005. */
+export interface OrderEventSequenceTable {
+  id: number;
+  last_position: BigintColumn;
+}
+
+/** How far each event publisher has got, and who holds it. Added by migration 0005. */
+export interface EventPublishersTable {
+  name: string;
+  /** The last position published (0: none). */
+  position: BigintColumn;
+  lease_owner: string | null;
+  /** Fixed-width UTC ISO-8601. */
+  lease_until: string | null;
+}
+
 /** The read model's database as Kysely sees it. */
 export interface ReadModelDatabase {
   orders: OrdersTable;
@@ -98,4 +135,7 @@ export interface ReadModelDatabase {
   order_versions: OrderVersionsTable;
   shipments: ShipmentsTable;
   notification_outbox: NotificationOutboxTable;
+  order_events: OrderEventsTable;
+  order_event_sequence: OrderEventSequenceTable;
+  event_publishers: EventPublishersTable;
 }

@@ -77,16 +77,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   for (const ns of options.namespaces ?? []) args.push("--namespace", ns);
   args.push(...DEV_SERVER_FLAGS);
 
-  const child = spawn(options.cliPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
+  const { child, output, exited } = spawnServer(options.cliPath, args);
 
   const address = `${host}:${options.port}`;
   try {
@@ -95,7 +86,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await waitForNamespaces(address, ["default", ...(options.namespaces ?? [])], deadline);
   } catch (err) {
     child.kill("SIGKILL");
-    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${output}`);
+    throw new Error(`Temporal dev server did not start: ${(err as Error).message}\n${output()}`);
   }
   options.logger?.debug({ address }, "temporal dev server accepting connections");
   return {
@@ -105,7 +96,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-async function waitForPort(
+/** A server process whose last output is kept for error messages. */
+export function spawnServer(
+  command: string,
+  args: string[],
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  return { child, output: () => output, exited };
+}
+
+export async function waitForPort(
   host: string,
   port: number,
   deadline: number,
@@ -147,7 +156,7 @@ async function waitForNamespaces(
   }
 }
 
-function canConnect(host: string, port: number): Promise<boolean> {
+export function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     socket.once("connect", () => {
@@ -159,7 +168,10 @@ function canConnect(host: string, port: number): Promise<boolean> {
 }
 
 /** SIGTERM, then SIGKILL if the server has not exited after 10 s. */
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGTERM");
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);

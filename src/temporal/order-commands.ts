@@ -21,6 +21,7 @@ import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import { returnLabelOf } from "../domain/returns.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
   cancelOrderUpdate,
@@ -182,9 +183,13 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           if (!(err instanceof WorkflowNotFoundError)) throw err;
           // The order has ended (its last version is stored before it ends):
           // a repeat of what it saw is fine, anything else is not.
-          const f = (await store.getOrder(owner.orderId))?.fulfillments.find(
-            (x) => x.fulfillmentId === owner.fulfillmentId && x.shipment.shipmentId === shipmentId,
-          );
+          const stored = await store.getOrder(owner.orderId);
+          const f =
+            stored?.fulfillments.find(
+              (x) =>
+                x.fulfillmentId === owner.fulfillmentId && x.shipment.shipmentId === shipmentId,
+            ) ??
+            (stored === null ? undefined : returnLabelOf(stored, owner.fulfillmentId, shipmentId));
           if (f === undefined) throw new ShipmentNotFoundError(shipmentId);
           shipment = f.shipment.status;
           if (!shipmentReached(shipment, event)) {
@@ -226,7 +231,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
   }
 }
 
-function isRejection(
+export function isRejection(
   err: unknown,
 ): err is WorkflowUpdateFailedError & { cause: ApplicationFailure } {
   return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure;
@@ -237,7 +242,7 @@ function rejectionMessage(err: WorkflowUpdateFailedError & { cause: ApplicationF
 }
 
 /** An Update the workflow's validator refused becomes FAILED_PRECONDITION; a closed workflow falls through. */
-function rethrowRejection(err: unknown, orderId: string): void {
+export function rethrowRejection(err: unknown, orderId: string): void {
   if (isRejection(err)) {
     throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, {
       order_id: orderId,
@@ -251,7 +256,7 @@ function notCancellable(orderId: string, message: string): OrderStateError {
 }
 
 /** Lets DomainErrors through and turns an unreachable Temporal or store into DependencyUnavailableError. */
-async function guard<T>(
+export async function guard<T>(
   client: Client,
   signal: AbortSignal | undefined,
   fn: () => Promise<T>,

@@ -53,11 +53,13 @@ export function createOrderRecorder(
   initial: Order,
   acceptedBy: string,
   save: (snapshot: OrderSnapshot) => Promise<void>,
+  /** Continue a stored order (a returns run): no accepted entry, timeline from this sequence. */
+  resume?: { timelineSequence: number },
 ): OrderRecorder {
   let order = initial;
-  let sequence = 1;
-  let entries: TimelineEntry[] = [acceptedEntry(initial, acceptedBy)];
-  let notifications: OrderNotification[] = [acceptedNotification(initial)];
+  let sequence = resume?.timelineSequence ?? 1;
+  let entries: TimelineEntry[] = resume ? [] : [acceptedEntry(initial, acceptedBy)];
+  let notifications: OrderNotification[] = resume ? [] : [acceptedNotification(initial)];
   // Version 1 is written by the API; the workflow's first write is version 2.
   let dirty = false;
   let writing = false;

@@ -4,9 +4,8 @@
  * order (routed by the booking's reference, never refused as NOT_FOUND or out
  * of order), no order is stuck, and no money moves twice.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,9 +15,9 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { waitForOrder } from "../support/watch.js";
+import { spawnWorkerProcess } from "../support/worker-process.js";
 import { ledgerByFulfillment } from "./observe.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const ORDERS = 12;
 
 describe("an instant courier while the worker is killed", () => {
@@ -27,24 +26,7 @@ describe("an instant courier while the worker is killed", () => {
   let worker: ChildProcess | undefined;
 
   const startWorkerProcess = () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cmd/oms.ts", "worker"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: sys.config.temporal.address,
-        TEMPORAL_NAMESPACE: sys.config.temporal.namespace,
-        OMS_TASK_QUEUE: sys.config.temporal.taskQueue,
-        OMS_DATA_DIR: sys.config.dataDir,
-        OMS_CACHE_DIR: sys.config.cacheDir,
-        OMS_INVENTORY_URL: sys.refs.url,
-        OMS_PAYMENTS_URL: sys.refs.url,
-        OMS_SHIPPING_URL: sys.refs.url,
-        OMS_NOTIFICATIONS_URL: sys.refs.url,
-        OMS_LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    worker = child;
+    worker = spawnWorkerProcess(sys);
   };
 
   beforeAll(async () => {

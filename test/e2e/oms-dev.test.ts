@@ -9,8 +9,10 @@ import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
+import { readOrderEventsFromNats } from "../support/order-events.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -63,7 +65,8 @@ describe("oms dev", () => {
   beforeAll(async () => {
     // `npm start` builds first; a no-op when dist/ is up to date.
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
-    const [apiPort, temporalPort, uiPort, refsPort] = [
+    const [apiPort, temporalPort, uiPort, refsPort, natsPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -76,6 +79,7 @@ describe("oms dev", () => {
       OMS_TEMPORAL_UI_PORT: String(uiPort),
       OMS_DATA_DIR: dataDir,
       OMS_REFERENCE_SERVICES_PORT: String(refsPort),
+      OMS_NATS_PORT: String(natsPort),
       // The simulated courier dispatches and delivers quickly, so orders complete by themselves.
       OMS_COURIER_DISPATCH_DELAY_MS: "300",
       OMS_COURIER_DELIVERY_DELAY_MS: "300",
@@ -141,6 +145,21 @@ describe("oms dev", () => {
       expect(versions.at(-1).status).toBe("ORDER_STATUS_COMPLETED");
       expect(versions.at(-1).fulfillments[0].payment.status).toBe("PAYMENT_STATUS_CAPTURED");
 
+      // Every version was published to the embedded nats-server's JetStream, in order.
+      expect(dev.output()).toContain(`nats://127.0.0.1:${env.OMS_NATS_PORT} (stream OMS_ORDERS`);
+      const last = Number(versions.at(-1).version);
+      const { received, stored } = await readOrderEventsFromNats(
+        `nats://127.0.0.1:${env.OMS_NATS_PORT}`,
+        "OMS_ORDERS",
+        orderId,
+        last,
+      );
+      expect(stored).toBe(last);
+      expect(received.map((m) => Number(m.event.order?.version))).toEqual(
+        Array.from({ length: last }, (_, i) => i + 1),
+      );
+      expect(received.at(-1)?.event.order?.status).toBe(OrderStatus.COMPLETED);
+
       // Errors carry their details, which grpcurl decodes through reflection alone.
       const missing = await grpcurl([
         "-plaintext",
@@ -173,6 +192,7 @@ describe("oms dev", () => {
     // Nothing left running: neither the API nor the embedded Temporal server.
     expect(await portIsClosed(Number(env.OMS_API_PORT))).toBe(true);
     expect(await portIsClosed(Number(env.OMS_TEMPORAL_PORT))).toBe(true);
+    expect(await portIsClosed(Number(env.OMS_NATS_PORT))).toBe(true);
   });
 
   it("keeps orders across a restart (SQLite file under the data folder)", async () => {

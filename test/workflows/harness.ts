@@ -150,6 +150,13 @@ export function mockActivities(overrides: Partial<Omit<Activities, "saveOrder">>
     async cancelShipment() {
       return true;
     },
+    async bookReturnLabel(input) {
+      return { shipmentId: `ship-${input.returnId}`, courierReference: `CR-${input.returnId}` };
+    },
+    async refundReturn(input) {
+      return { refundedMinor: input.amountMinor };
+    },
+    async restockReturn() {},
     ...overrides,
   };
 
@@ -171,6 +178,9 @@ export function mockActivities(overrides: Partial<Omit<Activities, "saveOrder">>
     refundPayment: recorded("refundPayment"),
     bookShipment: recorded("bookShipment"),
     cancelShipment: recorded("cancelShipment"),
+    bookReturnLabel: recorded("bookReturnLabel"),
+    refundReturn: recorded("refundReturn"),
+    restockReturn: recorded("restockReturn"),
     async saveOrder(input) {
       const snapshot: OrderSnapshot = {
         order: input.order,

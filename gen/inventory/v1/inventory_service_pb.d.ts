@@ -230,6 +230,67 @@ export declare type ReleaseResponse = Message<"inventory.v1.ReleaseResponse"> & 
 export declare const ReleaseResponseSchema: GenMessage<ReleaseResponse>;
 
 /**
+ * Returned units to put back into stock.
+ *
+ * @generated from message inventory.v1.RestockRequest
+ */
+export declare type RestockRequest = Message<"inventory.v1.RestockRequest"> & {
+  /**
+   * Deduplicates retries of this call (see InventoryService).
+   *
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * The order the units were delivered with.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * The warehouse that takes them back.
+   *
+   * @generated from field: string warehouse_id = 3;
+   */
+  warehouseId: string;
+
+  /**
+   * The units: 1 to 100 lines, each SKU at most once.
+   *
+   * @generated from field: repeated inventory.v1.StockLine lines = 4;
+   */
+  lines: StockLine[];
+};
+
+/**
+ * Describes the message inventory.v1.RestockRequest.
+ * Use `create(RestockRequestSchema)` to create a new message.
+ */
+export declare const RestockRequestSchema: GenMessage<RestockRequest>;
+
+/**
+ * What was put back.
+ *
+ * @generated from message inventory.v1.RestockResponse
+ */
+export declare type RestockResponse = Message<"inventory.v1.RestockResponse"> & {
+  /**
+   * What this call added to stock.
+   *
+   * @generated from field: inventory.v1.WarehouseAllocation restocked = 1;
+   */
+  restocked?: WarehouseAllocation | undefined;
+};
+
+/**
+ * Describes the message inventory.v1.RestockResponse.
+ * Use `create(RestockResponseSchema)` to create a new message.
+ */
+export declare const RestockResponseSchema: GenMessage<RestockResponse>;
+
+/**
  * Which stock levels to return.
  *
  * @generated from message inventory.v1.GetStockRequest
@@ -358,6 +419,16 @@ export declare const InventoryService: GenService<{
     methodKind: "unary";
     input: typeof ReleaseRequestSchema;
     output: typeof ReleaseResponseSchema;
+  },
+  /**
+   * Put returned units back into a warehouse's stock, free to reserve again.
+   *
+   * @generated from rpc inventory.v1.InventoryService.Restock
+   */
+  restock: {
+    methodKind: "unary";
+    input: typeof RestockRequestSchema;
+    output: typeof RestockResponseSchema;
   },
   /**
    * Stock levels per warehouse and SKU, for tests and inspection.

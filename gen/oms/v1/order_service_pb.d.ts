@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { CancelReturnRequestSchema, CancelReturnResponseSchema, RequestReturnRequestSchema, RequestReturnResponseSchema } from "./return_requests_pb.js";
+import type { StreamOrderEventsRequestSchema, StreamOrderEventsResponseSchema } from "./order_events_pb.js";
 
 /**
  * Describes the file oms/v1/order_service.proto.
@@ -546,6 +548,44 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof GetOrderHistoryRequestSchema;
     output: typeof GetOrderHistoryResponseSchema;
+  },
+  /**
+   * Return delivered items of a COMPLETED order within the return window:
+   * one return per fulfillment they were delivered with, each getting a
+   * return label from the shipping service. FAILED_PRECONDITION when the
+   * order is not completed, the window has closed or the items were not
+   * delivered (or are already being returned).
+   *
+   * @generated from rpc oms.v1.OrderService.RequestReturn
+   */
+  requestReturn: {
+    methodKind: "unary";
+    input: typeof RequestReturnRequestSchema;
+    output: typeof RequestReturnResponseSchema;
+  },
+  /**
+   * Cancel a return whose parcel has not been shipped yet. Cancelling a
+   * cancelled return returns the order; FAILED_PRECONDITION once shipped.
+   *
+   * @generated from rpc oms.v1.OrderService.CancelReturn
+   */
+  cancelReturn: {
+    methodKind: "unary";
+    input: typeof CancelReturnRequestSchema;
+    output: typeof CancelReturnResponseSchema;
+  },
+  /**
+   * Every version of every order as an event, oldest first, then each new
+   * one as it is stored; the stream does not end by itself. Events of one
+   * order come in their sequence, without gaps. Resume after a reconnect with
+   * after_cursor set to the last cursor received: nothing is missed.
+   *
+   * @generated from rpc oms.v1.OrderService.StreamOrderEvents
+   */
+  streamOrderEvents: {
+    methodKind: "server_streaming";
+    input: typeof StreamOrderEventsRequestSchema;
+    output: typeof StreamOrderEventsResponseSchema;
   },
 }>;
 

@@ -54,7 +54,10 @@ describe("createReflectionIndex", () => {
       "google/protobuf/field_mask.proto",
       "google/protobuf/timestamp.proto",
       "oms/v1/order.proto",
+      "oms/v1/order_events.proto",
       "oms/v1/order_service.proto",
+      "oms/v1/return_requests.proto",
+      "oms/v1/returns.proto",
     ]);
     expect(index.fileNames).toEqual([...names].sort());
   });
@@ -64,6 +67,7 @@ describe("createReflectionIndex", () => {
     expect(file?.dependency).toEqual([
       "buf/validate/validate.proto",
       "google/protobuf/timestamp.proto",
+      "oms/v1/returns.proto",
     ]);
     expect(file?.messageType.map((m) => m.name)).toContain("Order");
   });

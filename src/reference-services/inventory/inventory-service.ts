@@ -3,6 +3,7 @@ import {
   type InventoryService,
   ReleaseRequestSchema,
   ReserveRequestSchema,
+  RestockRequestSchema,
 } from "../../../gen/inventory/v1/inventory_service_pb.js";
 import { createIdempotencyStore, requestFingerprint } from "../idempotency.js";
 import type { InventoryStore } from "./inventory-store.js";
@@ -47,6 +48,18 @@ export function createInventoryService(
         () => ({
           orderId: request.orderId,
           released: store.release(request.orderId, request.warehouseId || undefined),
+        }),
+      );
+    },
+    restock(request) {
+      return idempotency.run(
+        request.idempotencyKey,
+        requestFingerprint("Restock", RestockRequestSchema, request),
+        () => ({
+          restocked: store.restock(
+            request.warehouseId,
+            request.lines.map(({ sku, quantity }) => ({ sku, quantity })),
+          ),
         }),
       );
     },

@@ -40,6 +40,8 @@ export interface InventoryStore {
   reserve(orderId: string, lines: readonly StockLine[]): AllocationPlan;
   /** Returns what `orderId` holds (in `warehouseId` only, if given) to stock; returns what it released. */
   release(orderId: string, warehouseId?: string): WarehouseLines[];
+  /** Adds returned units to `warehouseId`'s free stock; returns what it added. */
+  restock(warehouseId: string, lines: readonly StockLine[]): WarehouseLines;
   /** What `orderId` holds now, per warehouse. */
   heldBy(orderId: string): WarehouseLines[];
   /** Units of `sku` free to reserve in `warehouseId`. */
@@ -165,6 +167,22 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
         held.delete(orderId);
       }
       return released;
+    },
+    restock(warehouseId, lines) {
+      if (!warehouses.includes(warehouseId)) {
+        throw createServiceError(
+          Code.NotFound,
+          DOMAIN,
+          "UNKNOWN_WAREHOUSE",
+          `warehouse "${warehouseId}" does not exist`,
+          { warehouse_id: warehouseId },
+        );
+      }
+      for (const { sku, quantity } of lines) {
+        knowSku(sku);
+        adjust(warehouseId, sku, quantity);
+      }
+      return { warehouseId, lines: lines.map(({ sku, quantity }) => ({ sku, quantity })) };
     },
     heldBy,
     available,

@@ -7,3 +7,5 @@ export const orderWorkflow = orderWorkflowWithFraudCheck(() => {
   deprecatePatch(FRAUD_CHECK_PATCH);
   return true;
 });
+// The rest of the workflow bundle, unchanged.
+export { orderReturnsWorkflow } from "../../../src/workflows/returns.js";

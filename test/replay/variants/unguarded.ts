@@ -2,3 +2,5 @@
 import { orderWorkflowWithFraudCheck } from "./fraud-check.js";
 
 export const orderWorkflow = orderWorkflowWithFraudCheck(() => true);
+// The rest of the workflow bundle, unchanged.
+export { orderReturnsWorkflow } from "../../../src/workflows/returns.js";
