@@ -22,6 +22,7 @@ import {
   OVERALL_SERVICE,
   ServingStatus,
 } from "../api/health/health-status.js";
+import { principalKey } from "../api/principal.js";
 import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
 import { withUnavailableErrors } from "../api/unavailable-store.js";
@@ -30,6 +31,13 @@ import { createOrderWatcher } from "../api/watch-order.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
 import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
+import { createDownstreamObservabilityInterceptor } from "../observability/downstream-interceptor.js";
+import { createRpcObservabilityInterceptor } from "../observability/rpc-interceptor.js";
+import { withStoreMetrics } from "../observability/store-metrics.js";
+import {
+  temporalClientInterceptors,
+  workerObservability,
+} from "../observability/temporal-observability.js";
 import { startNotificationDispatcher } from "../outbox/notification-dispatcher.js";
 import { createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
@@ -39,12 +47,13 @@ import { createOrderCommands } from "../temporal/order-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
-function openStore(config: Config): Promise<OrderStore> {
-  return createStore({
+async function openStore(config: Config): Promise<OrderStore> {
+  const store = await createStore({
     databaseUrl: config.readModel.databaseUrl,
     dataDir: config.dataDir,
     pageTokenSecret: config.readModel.pageTokenSecret,
   });
+  return withStoreMetrics(store);
 }
 
 export interface RunningApi {
@@ -74,7 +83,11 @@ export async function startApi(
   // interceptor: a probe must fail fast, and a retry timer left behind by a
   // timed-out probe threw "Channel has been shut down" after close.
   const probeConnection = await Connection.connect({ ...connectionOptions, interceptors: [] });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    interceptors: temporalClientInterceptors(),
+  });
   const commands = createOrderCommands({
     client,
     store,
@@ -134,8 +147,16 @@ export async function startApi(
       health: config.api.health ? { status: health, signal: draining.signal } : undefined,
       reflection: config.api.reflection,
     }),
-    // Errors outermost, so that validation failures get their ErrorInfo too.
-    interceptors: [createErrorInterceptor(logger), createValidationInterceptor()],
+    // Access log, metrics and traces outermost, to see the codes callers get;
+    // then errors, so that validation failures get their ErrorInfo too.
+    interceptors: [
+      createRpcObservabilityInterceptor({
+        logger,
+        principal: (values) => values.get(principalKey),
+      }),
+      createErrorInterceptor(logger),
+      createValidationInterceptor(),
+    ],
     maxMessageBytes: config.api.maxMessageBytes,
     maxTimeoutMs: config.api.maxTimeoutMs,
     logger,
@@ -185,12 +206,17 @@ export async function startWorker(
   urls: DownstreamUrls,
   logger: Logger,
 ): Promise<RunningWorker> {
-  const bundle = await ensureWorkflowBundle(config.cacheDir, logger);
+  const observability = workerObservability();
+  const bundle = await ensureWorkflowBundle(config.cacheDir, logger, {
+    traced: observability.tracedWorkflows,
+  });
   const store = await openStore(config);
   const connection = await NativeConnection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
-  const clients = createDownstreamClients(urls, config.downstream.timeoutMs);
+  const clients = createDownstreamClients(urls, config.downstream.timeoutMs, [
+    createDownstreamObservabilityInterceptor(),
+  ]);
   // Delivers the notifications saveOrder writes to the outbox; woken by each such write.
   const dispatcher = startNotificationDispatcher({
     store,
@@ -207,6 +233,7 @@ export async function startWorker(
     workflowBundlePath: bundle,
     maxCachedWorkflows: config.workflow.maxCachedWorkflows,
     activities: createActivities({ clients, store, onOutboxWritten: () => dispatcher.wake() }),
+    observability,
   }).catch(async (err: unknown) => {
     await dispatcher.stop();
     throw err;

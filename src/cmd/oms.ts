@@ -11,10 +11,10 @@
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
  */
-import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { runLoadCommand } from "../load/cli.js";
+import { startProcessTelemetry } from "../observability/process-telemetry.js";
 import { startDevServer } from "../temporal/dev-server.js";
 import {
   downstreamUrls,
@@ -166,8 +166,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
-  // The Temporal core runtime logs through pino too; installed before any connection exists.
-  Runtime.install({ logger: createTemporalRuntimeLogger(logger) });
+  // Before any Temporal connection exists: the core runtime's logging (through
+  // pino) and metrics, tracing, and the metrics endpoint.
+  const telemetry = await startProcessTelemetry({
+    serviceName: `oms-${name}`,
+    metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
+    logger,
+    temporalLogger: createTemporalRuntimeLogger(logger),
+  });
 
   let stops: Stop[] = [];
   let stopping = false;
@@ -188,7 +194,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   try {
-    stops = await command(config, logger);
+    stops = [...(await command(config, logger)), telemetry.stop];
   } catch (err) {
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});

@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
+import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -63,7 +64,8 @@ describe("oms dev", () => {
   beforeAll(async () => {
     // `npm start` builds first; a no-op when dist/ is up to date.
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
-    const [apiPort, temporalPort, uiPort, refsPort] = [
+    const [apiPort, temporalPort, uiPort, refsPort, metricsPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -80,6 +82,7 @@ describe("oms dev", () => {
       OMS_COURIER_DISPATCH_DELAY_MS: "300",
       OMS_COURIER_DELIVERY_DELAY_MS: "300",
       OMS_LOG_LEVEL: "warn",
+      OMS_METRICS_PORT: String(metricsPort),
     };
   }, 180_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -166,6 +169,30 @@ describe("oms dev", () => {
       // The Web UI is served on its port.
       const ui = await fetch(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}/`);
       expect(ui.status).toBe(200);
+
+      // Prometheus scrapes the process: RPCs, the order's outcome, its downstream
+      // calls and read-model writes, and the Temporal SDK's worker metrics.
+      const scrape = await fetch(`http://127.0.0.1:${env.OMS_METRICS_PORT}/metrics`);
+      expect(scrape.status).toBe(200);
+      const metrics = await scrape.text();
+      const value = (series: string) => metricValue(metrics, series);
+      const rpc = (method: string, code: string) =>
+        value(
+          `oms_rpc_requests_total{service="oms.v1.OrderService",method="${method}",code="${code}"}`,
+        );
+      expect(rpc("SubmitOrder", "OK")).toBe(1);
+      expect(rpc("SubmitOrder", "INVALID_ARGUMENT")).toBe(1);
+      expect(rpc("GetOrder", "NOT_FOUND")).toBe(1);
+      expectOneCompletedOrder(metrics, Number(versions.at(-1).version));
+      expect(
+        value(
+          'oms_downstream_request_duration_seconds_count{service="inventory.v1.InventoryService",method="Reserve",code="OK"}',
+        ),
+      ).toBe(1);
+      expect(metrics).toMatch(
+        /^temporal_workflow_completed\{.*workflow_type="orderWorkflow".*\} 1$/m,
+      );
+      expect(metrics).toMatch(/^temporal_request_latency_count\{/m);
     } finally {
       dev.child.kill("SIGTERM");
     }
@@ -173,6 +200,7 @@ describe("oms dev", () => {
     // Nothing left running: neither the API nor the embedded Temporal server.
     expect(await portIsClosed(Number(env.OMS_API_PORT))).toBe(true);
     expect(await portIsClosed(Number(env.OMS_TEMPORAL_PORT))).toBe(true);
+    expect(await portIsClosed(Number(env.OMS_METRICS_PORT))).toBe(true);
   });
 
   it("keeps orders across a restart (SQLite file under the data folder)", async () => {
