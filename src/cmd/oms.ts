@@ -11,6 +11,7 @@
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
  */
+import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { runLoadCommand } from "../load/cli.js";
@@ -26,6 +27,9 @@ import { createLogger } from "./logger.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 
 type Stop = () => Promise<void>;
+
+/** Where `npm install` builds grpcurl (scripts/setup.mjs), relative to the working directory. */
+const GRPCURL = ".tools/bin/grpcurl";
 
 const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
   async dev(config, logger) {
@@ -136,11 +140,26 @@ function printBanner(
     `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
     "",
     "Try:",
-    `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
-    `  .tools/bin/grpcurl -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+    ...tryCommands(api, order),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** grpcurl once `npm install`'s background build has made it; `buf curl` (an npm package) until then. */
+function tryCommands(api: string, order: string): string[] {
+  if (existsSync(GRPCURL)) {
+    return [
+      `  ${GRPCURL} -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+      `  ${GRPCURL} -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+    ];
+  }
+  const curl = "npx buf curl --http2-prior-knowledge --protocol grpc";
+  return [
+    `  ${curl} -d '${order}' http://${api}/oms.v1.OrderService/SubmitOrder`,
+    `  ${curl} -d '{"order_id":"demo-1"}' http://${api}/oms.v1.OrderService/WatchOrder`,
+    `  (grpcurl is being built in the background into ${GRPCURL}: see .tools/grpcurl.log)`,
+  ];
 }
 
 async function main(): Promise<void> {
