@@ -33,40 +33,51 @@ const GRPCURL = ".tools/bin/grpcurl";
 
 const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
   async dev(config, logger) {
-    const stops: Stop[] = [];
-    let address = config.temporal.address;
-    let uiUrl: string | undefined;
-    if (address === undefined) {
-      const { devServer } = config.temporal;
-      const server = await startDevServer({
-        cliPath: devServer.cliPath,
-        port: devServer.port,
-        uiPort: devServer.uiPort,
-        dbFile: devServer.dbFile,
-        namespaces: [config.temporal.namespace],
-        logger,
-      });
-      stops.push(server.stop);
-      address = server.address;
-      uiUrl = server.uiUrl;
-    }
+    const { devServer } = config.temporal;
     const apiUrl = `http://127.0.0.1:${config.api.port}`;
-    let fallback: string | undefined;
-    if (Object.values(config.downstream.urls).some((url) => url === undefined)) {
-      const refs = await startReferenceServicesFromConfig(
-        config,
-        config.referenceServices.omsApiUrl ?? apiUrl,
-        logger,
+    const needsReferenceServices = Object.values(config.downstream.urls).some(
+      (url) => url === undefined,
+    );
+    // What does not depend on each other starts at once: the dev server takes
+    // seconds to boot, the reference services need no Temporal, and the worker
+    // and the API need only Temporal.
+    const [server, refs] = await startTogether(
+      config.temporal.address === undefined
+        ? startDevServer({
+            cliPath: devServer.cliPath,
+            port: devServer.port,
+            uiPort: devServer.uiPort,
+            dbFile: devServer.dbFile,
+            namespaces: [config.temporal.namespace],
+            logger,
+          })
+        : undefined,
+      needsReferenceServices
+        ? startReferenceServicesFromConfig(
+            config,
+            config.referenceServices.omsApiUrl ?? apiUrl,
+            logger,
+          )
+        : undefined,
+    );
+    const address = server?.address ?? (config.temporal.address as string);
+    try {
+      const [worker, api] = await startTogether(
+        startWorker(config, address, downstreamUrls(config, refs?.url), logger),
+        startApi(config, address, logger),
       );
-      stops.unshift(refs.stop);
-      fallback = refs.url;
+      printBanner(config, api.server.port, address, server?.uiUrl, refs?.url);
+      return [
+        api.stop,
+        worker.stop,
+        ...(refs ? [refs.stop] : []),
+        ...(server ? [server.stop] : []),
+      ];
+    } catch (err) {
+      await refs?.stop().catch(() => {});
+      await server?.stop().catch(() => {});
+      throw err;
     }
-    const worker = await startWorker(config, address, downstreamUrls(config, fallback), logger);
-    stops.unshift(worker.stop);
-    const api = await startApi(config, address, logger);
-    stops.unshift(api.stop);
-    printBanner(config, api.server.port, address, uiUrl, fallback);
-    return stops;
   },
   async api(config, logger) {
     const api = await startApi(config, requireAddress(config), logger);
@@ -103,6 +114,26 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     });
   },
 };
+
+/**
+ * Awaits two starts side by side; when one fails, stops the other if it
+ * started, then throws the failure.
+ */
+async function startTogether<A extends Started | undefined, B extends Started | undefined>(
+  a: Promise<A> | A,
+  b: Promise<B> | B,
+): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === "fulfilled" && rb.status === "fulfilled") return [ra.value, rb.value];
+  for (const r of [ra, rb]) {
+    if (r.status === "fulfilled") await r.value?.stop().catch(() => {});
+  }
+  throw ra.status === "rejected" ? ra.reason : (rb as PromiseRejectedResult).reason;
+}
+
+interface Started {
+  stop: Stop;
+}
 
 function requireAddress(config: Config): string {
   if (config.temporal.address === undefined) {

@@ -9,9 +9,10 @@ export interface MetricsServerOptions {
   port: number;
   /**
    * The Temporal SDK's own Prometheus exporter (the core runtime's, on a
-   * loopback port); its metrics are served after the OMS's on the same page.
+   * loopback port), once its `url` is set; its metrics are served after the
+   * OMS's on the same page.
    */
-  temporalMetricsUrl?: string | undefined;
+  temporalMetrics?: { url?: string };
   logger: Logger;
 }
 
@@ -29,7 +30,7 @@ export interface MetricsServer {
  * covers a process.
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { logger, temporalMetricsUrl } = options;
+  const { logger } = options;
   collectProcessMetrics();
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
@@ -37,7 +38,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       res.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics\n");
       return;
     }
-    void render(temporalMetricsUrl, logger).then(
+    void render(options.temporalMetrics?.url, logger).then(
       (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
       (err: unknown) => {
         logger.error({ err }, "cannot render metrics");

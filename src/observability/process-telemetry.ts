@@ -43,28 +43,25 @@ export async function startProcessTelemetry(
   const tracing = startTracing({ serviceName: options.serviceName });
   if (tracing !== undefined) logger.info("tracing on: spans are exported by OTLP");
   const runtime: RuntimeOptions = { logger: options.temporalLogger };
-  let temporalMetricsUrl: string | undefined;
-  if (metrics.port !== undefined && metrics.temporal) {
-    const port = metrics.temporalPort ?? (await freeLoopbackPort());
-    runtime.telemetryOptions = {
-      metrics: {
-        // The SDK's own names and units (e.g. temporal_request_latency in
-        // milliseconds), which Temporal's SDK dashboards expect.
-        prometheus: { bindAddress: `127.0.0.1:${port}` },
-      },
-    };
-    temporalMetricsUrl = `http://127.0.0.1:${port}/metrics`;
-  }
-  Runtime.install(runtime);
+  const temporalMetrics: { url?: string } = {};
+  // Listening first, so the free port picked below for the SDK cannot be this one.
   const server =
     metrics.port === undefined
       ? undefined
       : await startMetricsServer({
           host: metrics.host,
           port: metrics.port,
-          temporalMetricsUrl,
+          temporalMetrics,
           logger,
         });
+  if (server !== undefined && metrics.temporal) {
+    const port = metrics.temporalPort ?? (await freeLoopbackPort());
+    // The SDK's own names and units (e.g. temporal_request_latency in
+    // milliseconds), which Temporal's SDK dashboards expect.
+    runtime.telemetryOptions = { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } };
+    temporalMetrics.url = `http://127.0.0.1:${port}/metrics`;
+  }
+  Runtime.install(runtime);
   if (server !== undefined) logger.info({ url: server.url }, "metrics endpoint listening");
   return {
     metricsUrl: server?.url,

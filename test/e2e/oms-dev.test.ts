@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
+import { startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -88,7 +89,14 @@ describe("oms dev", () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("starts everything, serves grpcurl with reflection, and stops cleanly on SIGTERM", async () => {
-    const dev = await startOmsDev(env);
+    // Traces go by OTLP to a stand-in collector; the caller's trace is the order's.
+    const collector = await startOtlpReceiver();
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const dev = await startOmsDev({
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+    });
     try {
       expect(dev.output()).toContain(`API (gRPC, gRPC-Web, Connect)  ${api}`);
       expect(dev.output()).toContain(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}`);
@@ -106,6 +114,8 @@ describe("oms dev", () => {
 
       const submit = await grpcurl([
         "-plaintext",
+        "-H",
+        `traceparent: 00-${traceId}-b7ad6b7169203331-01`,
         "-d",
         JSON.stringify({
           order_id: orderId,
@@ -197,6 +207,21 @@ describe("oms dev", () => {
       dev.child.kill("SIGTERM");
     }
     expect(await dev.exited).toBe(0);
+    // Exported before the exit (the rest of the batch is flushed at shutdown):
+    // the API's, the workflow's (from the compiled traced bundle), the activity's and the downstream call's spans.
+    await collector.close();
+    const names = collector.spans.filter((s) => s.traceId === traceId).map((s) => s.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "oms.v1.OrderService/SubmitOrder",
+        "StartWorkflow:orderWorkflow",
+        "RunWorkflow:orderWorkflow",
+        "RunActivity:reserveInventory",
+        "inventory.v1.InventoryService/Reserve",
+        "payments.v1.PaymentService/Capture",
+      ]),
+    );
+    expect(new Set(collector.spans.map((s) => s.service))).toEqual(new Set(["oms-dev"]));
     // Nothing left running: neither the API nor the embedded Temporal server.
     expect(await portIsClosed(Number(env.OMS_API_PORT))).toBe(true);
     expect(await portIsClosed(Number(env.OMS_TEMPORAL_PORT))).toBe(true);
