@@ -14,26 +14,28 @@
 import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
-import { runLoadCommand } from "../load/cli.js";
-import { startProcessTelemetry } from "../observability/process-telemetry.js";
-import { startDevServer } from "../temporal/dev-server.js";
-import {
-  downstreamUrls,
-  startApi,
-  startReferenceServicesFromConfig,
-  startWorker,
-} from "./components.js";
+import { type DevServer, startDevServer } from "../temporal/dev-server.js";
 import { createLogger } from "./logger.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
+
+// The rest of the code (the Temporal SDK, the server, the read model, …) is
+// imported when a command needs it: loading it takes seconds on a busy
+// machine, and `oms dev` boots its embedded Temporal server meanwhile.
+const components = () => import("./components.js");
 
 type Stop = () => Promise<void>;
 
 /** Where `npm install` builds grpcurl (scripts/setup.mjs), relative to the working directory. */
 const GRPCURL = ".tools/bin/grpcurl";
 
-const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
-  async dev(config, logger) {
-    const { devServer } = config.temporal;
+const COMMANDS: Record<
+  string,
+  (config: Config, logger: Logger, devServer?: Promise<DevServer>) => Promise<Stop[]>
+> = {
+  /** `devServer`: the embedded Temporal server that main started first, unless TEMPORAL_ADDRESS is set. */
+  async dev(config, logger, devServer) {
+    const { downstreamUrls, startApi, startReferenceServicesFromConfig, startWorker } =
+      await components();
     const apiUrl = `http://127.0.0.1:${config.api.port}`;
     const needsReferenceServices = Object.values(config.downstream.urls).some(
       (url) => url === undefined,
@@ -42,16 +44,7 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     // seconds to boot, the reference services need no Temporal, and the worker
     // and the API need only Temporal.
     const [server, refs] = await startTogether(
-      config.temporal.address === undefined
-        ? startDevServer({
-            cliPath: devServer.cliPath,
-            port: devServer.port,
-            uiPort: devServer.uiPort,
-            dbFile: devServer.dbFile,
-            namespaces: [config.temporal.namespace],
-            logger,
-          })
-        : undefined,
+      devServer,
       needsReferenceServices
         ? startReferenceServicesFromConfig(
             config,
@@ -80,11 +73,13 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     }
   },
   async api(config, logger) {
+    const { startApi } = await components();
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
   },
   async worker(config, logger) {
+    const { downstreamUrls, startWorker } = await components();
     const worker = await startWorker(
       config,
       requireAddress(config),
@@ -95,6 +90,7 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     return [worker.stop];
   },
   async "reference-services"(config, logger) {
+    const { startReferenceServicesFromConfig } = await components();
     const apiUrl = config.referenceServices.omsApiUrl ?? `http://127.0.0.1:${config.api.port}`;
     const refs = await startReferenceServicesFromConfig(config, apiUrl, logger);
     logger.info({ url: refs.url, courierReportsTo: apiUrl }, "reference services listening");
@@ -104,7 +100,8 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
 
 /** Commands that are clients: flags only, no configuration, nothing started; resolve with the exit code. */
 const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  load: (args) => {
+  load: async (args) => {
+    const { runLoadCommand } = await import("../load/cli.js");
     const interrupt = new AbortController();
     process.once("SIGINT", () => interrupt.abort());
     return runLoadCommand(args, {
@@ -114,6 +111,18 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     });
   },
 };
+
+function startEmbeddedDevServer(config: Config, logger: Logger): Promise<DevServer> {
+  const { devServer } = config.temporal;
+  return startDevServer({
+    cliPath: devServer.cliPath,
+    port: devServer.port,
+    uiPort: devServer.uiPort,
+    dbFile: devServer.dbFile,
+    namespaces: [config.temporal.namespace],
+    logger,
+  });
+}
 
 /**
  * Awaits two starts side by side; when one fails, stops the other if it
@@ -216,13 +225,24 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
+  // `oms dev`'s embedded Temporal server boots (a separate process) while this one loads the rest.
+  const devServer =
+    name === "dev" && config.temporal.address === undefined
+      ? startEmbeddedDevServer(config, logger)
+      : undefined;
+  // Its failure is reported where the dev command awaits it.
+  devServer?.catch(() => {});
   // Before any Temporal connection exists: the core runtime's logging (through
   // pino) and metrics, tracing, and the metrics endpoint.
+  const { startProcessTelemetry } = await import("../observability/process-telemetry.js");
   const telemetry = await startProcessTelemetry({
     serviceName: `oms-${name}`,
     metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
     logger,
     temporalLogger: createTemporalRuntimeLogger(logger),
+  }).catch(async (err: unknown) => {
+    await devServer?.then((server) => server.stop()).catch(() => {});
+    throw err;
   });
 
   let stops: Stop[] = [];
@@ -244,10 +264,11 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   try {
-    stops = [...(await command(config, logger)), telemetry.stop];
+    stops = [...(await command(config, logger, devServer)), telemetry.stop];
   } catch (err) {
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
+    await devServer?.then((server) => server.stop()).catch(() => {});
     process.exit(1);
   }
 }
