@@ -132,14 +132,19 @@ export function createRpcObservabilityInterceptor(options: RpcObservabilityOptio
       message: (async function* () {
         // CANCELLED unless the stream ends or fails: the caller went away mid-stream.
         let outcome: unknown = new ConnectError("stream abandoned by the caller", Code.Canceled);
+        // A server stream's request is a stream too: the order id comes from the answers.
+        let streamOrderId: string | undefined;
         try {
-          yield* messages;
+          for await (const message of messages) {
+            streamOrderId ??= orderIdOf(message);
+            yield message;
+          }
           outcome = undefined;
         } catch (err) {
           outcome = err;
           throw err;
         } finally {
-          finish(outcome);
+          finish(outcome, streamOrderId);
         }
       })(),
     };
