@@ -2,7 +2,7 @@
  * Connect clients for the services the OMS orchestrates. They belong to other
  * teams; the OMS knows them only by their protos and base URLs.
  */
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js";
 import { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
@@ -31,12 +31,14 @@ export interface DownstreamClients {
 export function createDownstreamClients(
   urls: DownstreamUrls,
   timeoutMs: number,
+  /** Around every call (metrics, traces), outermost first. */
+  interceptors: Interceptor[] = [],
 ): DownstreamClients {
   const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
   const transport = (baseUrl: string) => {
     let t = transports.get(baseUrl);
     if (t === undefined) {
-      t = createGrpcTransport({ baseUrl, defaultTimeoutMs: timeoutMs });
+      t = createGrpcTransport({ baseUrl, defaultTimeoutMs: timeoutMs, interceptors });
       transports.set(baseUrl, t);
     }
     return t;

@@ -22,6 +22,7 @@ import {
   OVERALL_SERVICE,
   ServingStatus,
 } from "../api/health/health-status.js";
+import { principalKey } from "../api/principal.js";
 import { BUSINESS_SERVICES, createRoutes } from "../api/routes.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
 import { createOrderEventStreamer } from "../api/stream-order-events.js";
@@ -32,6 +33,13 @@ import { createDownstreamClients, type DownstreamUrls } from "../clients/downstr
 import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
 import { type NatsEventPublisher, startNatsEventPublisher } from "../events/nats-publisher.js";
+import { createDownstreamObservabilityInterceptor } from "../observability/downstream-interceptor.js";
+import { createRpcObservabilityInterceptor } from "../observability/rpc-interceptor.js";
+import { withStoreMetrics } from "../observability/store-metrics.js";
+import {
+  temporalClientInterceptors,
+  workerObservability,
+} from "../observability/temporal-observability.js";
 import { startNotificationDispatcher } from "../outbox/notification-dispatcher.js";
 import { createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
@@ -42,12 +50,13 @@ import { createReturnCommands } from "../temporal/return-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 
-function openStore(config: Config): Promise<OrderStore> {
-  return createStore({
+async function openStore(config: Config): Promise<OrderStore> {
+  const store = await createStore({
     databaseUrl: config.readModel.databaseUrl,
     dataDir: config.dataDir,
     pageTokenSecret: config.readModel.pageTokenSecret,
   });
+  return withStoreMetrics(store);
 }
 
 export interface RunningApi {
@@ -77,7 +86,11 @@ export async function startApi(
   // interceptor: a probe must fail fast, and a retry timer left behind by a
   // timed-out probe threw "Channel has been shut down" after close.
   const probeConnection = await Connection.connect({ ...connectionOptions, interceptors: [] });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    interceptors: temporalClientInterceptors(),
+  });
   const commands = createOrderCommands({
     client,
     store,
@@ -150,8 +163,16 @@ export async function startApi(
       health: config.api.health ? { status: health, signal: draining.signal } : undefined,
       reflection: config.api.reflection,
     }),
-    // Errors outermost, so that validation failures get their ErrorInfo too.
-    interceptors: [createErrorInterceptor(logger), createValidationInterceptor()],
+    // Access log, metrics and traces outermost, to see the codes callers get;
+    // then errors, so that validation failures get their ErrorInfo too.
+    interceptors: [
+      createRpcObservabilityInterceptor({
+        logger,
+        principal: (values) => values.get(principalKey),
+      }),
+      createErrorInterceptor(logger),
+      createValidationInterceptor(),
+    ],
     maxMessageBytes: config.api.maxMessageBytes,
     maxTimeoutMs: config.api.maxTimeoutMs,
     logger,
@@ -201,12 +222,17 @@ export async function startWorker(
   urls: DownstreamUrls,
   logger: Logger,
 ): Promise<RunningWorker> {
-  const bundle = await ensureWorkflowBundle(config.cacheDir, logger);
+  const observability = workerObservability();
+  const bundle = await ensureWorkflowBundle(config.cacheDir, logger, {
+    traced: observability.tracedWorkflows,
+  });
   const store = await openStore(config);
   const connection = await NativeConnection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
-  const clients = createDownstreamClients(urls, config.downstream.timeoutMs);
+  const clients = createDownstreamClients(urls, config.downstream.timeoutMs, [
+    createDownstreamObservabilityInterceptor(),
+  ]);
   // Delivers the notifications saveOrder writes to the outbox; woken by each such write.
   const dispatcher = startNotificationDispatcher({
     store,
@@ -239,6 +265,7 @@ export async function startWorker(
       onOutboxWritten: () => dispatcher.wake(),
       onSaved: publisher === undefined ? undefined : () => publisher.wake(),
     }),
+    observability,
   }).catch(async (err: unknown) => {
     await Promise.all([dispatcher.stop(), publisher?.stop()]);
     throw err;

@@ -12,82 +12,84 @@
  *                       (src/load; needs no configuration, starts nothing)
  */
 import { existsSync } from "node:fs";
-import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
-import { startNatsServer } from "../events/nats-server.js";
-import { runLoadCommand } from "../load/cli.js";
-import { startDevServer } from "../temporal/dev-server.js";
-import {
-  downstreamUrls,
-  startApi,
-  startReferenceServicesFromConfig,
-  startWorker,
-} from "./components.js";
+import type { NatsServer } from "../events/nats-server.js";
+import { type DevServer, startDevServer } from "../temporal/dev-server.js";
 import { createLogger } from "./logger.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 
+// The rest of the code (the Temporal SDK, the server, the read model, …) is
+// imported when a command needs it: loading it takes seconds on a busy
+// machine, and `oms dev` boots its embedded Temporal server meanwhile.
+const components = () => import("./components.js");
+
 type Stop = () => Promise<void>;
 
-const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
-  async dev(config, logger) {
-    const stops: Stop[] = [];
-    let address = config.temporal.address;
-    let uiUrl: string | undefined;
-    if (address === undefined) {
-      const { devServer } = config.temporal;
-      const server = await startDevServer({
-        cliPath: devServer.cliPath,
-        port: devServer.port,
-        uiPort: devServer.uiPort,
-        dbFile: devServer.dbFile,
-        namespaces: [config.temporal.namespace],
-        logger,
-      });
-      stops.push(server.stop);
-      address = server.address;
-      uiUrl = server.uiUrl;
-    }
-    let natsUrl = config.events.natsUrl;
-    if (natsUrl === undefined && config.events.devServer.enabled) {
-      if (existsSync(config.events.devServer.binPath)) {
-        const nats = await startNatsServer(config.events.devServer);
-        stops.unshift(nats.stop);
-        natsUrl = nats.url;
-      } else {
-        // Order events still stream from the API (StreamOrderEvents).
-        logger.warn(
-          { binPath: config.events.devServer.binPath },
-          "nats-server is not installed (npm run setup builds it with Go); order events are not published to NATS",
-        );
-      }
-    }
-    // The worker publishes order events to the embedded server (or the configured one).
-    const withEvents: Config = { ...config, events: { ...config.events, natsUrl } };
+/** Where `npm install` builds grpcurl (scripts/setup.mjs), relative to the working directory. */
+const GRPCURL = ".tools/bin/grpcurl";
+
+const COMMANDS: Record<
+  string,
+  (config: Config, logger: Logger, devServer?: Promise<DevServer>) => Promise<Stop[]>
+> = {
+  /** `devServer`: the embedded Temporal server that main started first, unless TEMPORAL_ADDRESS is set. */
+  async dev(config, logger, devServer) {
+    const { downstreamUrls, startApi, startReferenceServicesFromConfig, startWorker } =
+      await components();
     const apiUrl = `http://127.0.0.1:${config.api.port}`;
-    let fallback: string | undefined;
-    if (Object.values(config.downstream.urls).some((url) => url === undefined)) {
-      const refs = await startReferenceServicesFromConfig(
-        config,
-        config.referenceServices.omsApiUrl ?? apiUrl,
-        logger,
+    const needsReferenceServices = Object.values(config.downstream.urls).some(
+      (url) => url === undefined,
+    );
+    // What does not depend on each other starts at once: the dev server takes
+    // seconds to boot, the reference services need no Temporal, and the worker
+    // and the API need only Temporal.
+    const [server, refs] = await startTogether(
+      devServer,
+      needsReferenceServices
+        ? startReferenceServicesFromConfig(
+            config,
+            config.referenceServices.omsApiUrl ?? apiUrl,
+            logger,
+          )
+        : undefined,
+    );
+    const address = server?.address ?? (config.temporal.address as string);
+    let nats: NatsServer | undefined;
+    try {
+      nats = await startEmbeddedNats(config, logger);
+      // The worker publishes order events to the embedded server (or the configured one).
+      const withEvents: Config = {
+        ...config,
+        events: { ...config.events, natsUrl: nats?.url ?? config.events.natsUrl },
+      };
+      const [worker, api] = await startTogether(
+        startWorker(withEvents, address, downstreamUrls(config, refs?.url), logger),
+        startApi(config, address, logger),
       );
-      stops.unshift(refs.stop);
-      fallback = refs.url;
+      printBanner(withEvents, api.server.port, address, server?.uiUrl, refs?.url);
+      return [
+        api.stop,
+        worker.stop,
+        ...(nats ? [nats.stop] : []),
+        ...(refs ? [refs.stop] : []),
+        ...(server ? [server.stop] : []),
+      ];
+    } catch (err) {
+      await nats?.stop().catch(() => {});
+      await refs?.stop().catch(() => {});
+      await server?.stop().catch(() => {});
+      throw err;
     }
-    const worker = await startWorker(withEvents, address, downstreamUrls(config, fallback), logger);
-    stops.unshift(worker.stop);
-    const api = await startApi(config, address, logger);
-    stops.unshift(api.stop);
-    printBanner(withEvents, api.server.port, address, uiUrl, fallback);
-    return stops;
   },
   async api(config, logger) {
+    const { startApi } = await components();
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
   },
   async worker(config, logger) {
+    const { downstreamUrls, startWorker } = await components();
     const worker = await startWorker(
       config,
       requireAddress(config),
@@ -98,6 +100,7 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     return [worker.stop];
   },
   async "reference-services"(config, logger) {
+    const { startReferenceServicesFromConfig } = await components();
     const apiUrl = config.referenceServices.omsApiUrl ?? `http://127.0.0.1:${config.api.port}`;
     const refs = await startReferenceServicesFromConfig(config, apiUrl, logger);
     logger.info({ url: refs.url, courierReportsTo: apiUrl }, "reference services listening");
@@ -107,7 +110,8 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
 
 /** Commands that are clients: flags only, no configuration, nothing started; resolve with the exit code. */
 const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  load: (args) => {
+  load: async (args) => {
+    const { runLoadCommand } = await import("../load/cli.js");
     const interrupt = new AbortController();
     process.once("SIGINT", () => interrupt.abort());
     return runLoadCommand(args, {
@@ -117,6 +121,57 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     });
   },
 };
+
+function startEmbeddedDevServer(config: Config, logger: Logger): Promise<DevServer> {
+  const { devServer } = config.temporal;
+  return startDevServer({
+    cliPath: devServer.cliPath,
+    port: devServer.port,
+    uiPort: devServer.uiPort,
+    dbFile: devServer.dbFile,
+    namespaces: [config.temporal.namespace],
+    logger,
+  });
+}
+
+/**
+ * Awaits two starts side by side; when one fails, stops the other if it
+ * started, then throws the failure.
+ */
+async function startTogether<A extends Started | undefined, B extends Started | undefined>(
+  a: Promise<A> | A,
+  b: Promise<B> | B,
+): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === "fulfilled" && rb.status === "fulfilled") return [ra.value, rb.value];
+  for (const r of [ra, rb]) {
+    if (r.status === "fulfilled") await r.value?.stop().catch(() => {});
+  }
+  throw ra.status === "rejected" ? ra.reason : (rb as PromiseRejectedResult).reason;
+}
+
+/**
+ * The broker order events go to under `oms dev`, unless OMS_EVENTS_NATS_URL
+ * names one or OMS_DEV_NATS=false; without the binary, events still stream
+ * from the API (StreamOrderEvents).
+ */
+async function startEmbeddedNats(config: Config, logger: Logger): Promise<NatsServer | undefined> {
+  const { devServer } = config.events;
+  if (config.events.natsUrl !== undefined || !devServer.enabled) return undefined;
+  if (!existsSync(devServer.binPath)) {
+    logger.warn(
+      { binPath: devServer.binPath },
+      "nats-server is not installed (npm run setup builds it with Go); order events are not published to NATS",
+    );
+    return undefined;
+  }
+  const { startNatsServer } = await import("../events/nats-server.js");
+  return startNatsServer(devServer);
+}
+
+interface Started {
+  stop: Stop;
+}
 
 function requireAddress(config: Config): string {
   if (config.temporal.address === undefined) {
@@ -155,11 +210,26 @@ function printBanner(
     `  Order events (NATS JetStream)  ${config.events.natsUrl === undefined ? "(off: no OMS_EVENTS_NATS_URL, OMS_DEV_NATS=false or no nats-server)" : `${config.events.natsUrl} (stream ${config.events.natsStream}, subjects oms.orders.<order_id>)`}`,
     "",
     "Try:",
-    `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
-    `  .tools/bin/grpcurl -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+    ...tryCommands(api, order),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** grpcurl once `npm install`'s background build has made it; `buf curl` (an npm package) until then. */
+function tryCommands(api: string, order: string): string[] {
+  if (existsSync(GRPCURL)) {
+    return [
+      `  ${GRPCURL} -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+      `  ${GRPCURL} -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+    ];
+  }
+  const curl = "npx buf curl --http2-prior-knowledge --protocol grpc";
+  return [
+    `  ${curl} -d '${order}' http://${api}/oms.v1.OrderService/SubmitOrder`,
+    `  ${curl} -d '{"order_id":"demo-1"}' http://${api}/oms.v1.OrderService/WatchOrder`,
+    `  (grpcurl is being built in the background into ${GRPCURL}: see .tools/grpcurl.log)`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -185,8 +255,25 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
-  // The Temporal core runtime logs through pino too; installed before any connection exists.
-  Runtime.install({ logger: createTemporalRuntimeLogger(logger) });
+  // `oms dev`'s embedded Temporal server boots (a separate process) while this one loads the rest.
+  const devServer =
+    name === "dev" && config.temporal.address === undefined
+      ? startEmbeddedDevServer(config, logger)
+      : undefined;
+  // Its failure is reported where the dev command awaits it.
+  devServer?.catch(() => {});
+  // Before any Temporal connection exists: the core runtime's logging (through
+  // pino) and metrics, tracing, and the metrics endpoint.
+  const { startProcessTelemetry } = await import("../observability/process-telemetry.js");
+  const telemetry = await startProcessTelemetry({
+    serviceName: `oms-${name}`,
+    metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
+    logger,
+    temporalLogger: createTemporalRuntimeLogger(logger),
+  }).catch(async (err: unknown) => {
+    await devServer?.then((server) => server.stop()).catch(() => {});
+    throw err;
+  });
 
   let stops: Stop[] = [];
   let stopping = false;
@@ -207,10 +294,11 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   try {
-    stops = await command(config, logger);
+    stops = [...(await command(config, logger, devServer)), telemetry.stop];
   } catch (err) {
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
+    await devServer?.then((server) => server.stop()).catch(() => {});
     process.exit(1);
   }
 }

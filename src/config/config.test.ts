@@ -40,6 +40,24 @@ describe("loadConfig", () => {
     expect(problems.join("\n")).toMatch(/OMS_REFERENCE_FAULTS: unknown service "billing"/);
   });
 
+  it("serves metrics only when OMS_METRICS_PORT is set", () => {
+    expect(loadConfig({}).metrics).toEqual({
+      host: "0.0.0.0",
+      port: undefined,
+      temporalPort: undefined,
+    });
+    expect(
+      loadConfig({ OMS_METRICS_PORT: "9464", OMS_TEMPORAL_METRICS_PORT: "9465" }).metrics,
+    ).toEqual({
+      host: "0.0.0.0",
+      port: 9464,
+      temporalPort: 9465,
+    });
+    expect(() => loadConfig({ OMS_METRICS_PORT: "metrics" })).toThrow(
+      'OMS_METRICS_PORT="metrics": expected a whole number from 0 to 65535',
+    );
+  });
+
   it("reads faults for the reference services", () => {
     const config = loadConfig({
       OMS_REFERENCE_FAULTS: '{"payments":{"errorRate":0.2},"inventory":{"outage":true}}',

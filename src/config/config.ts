@@ -49,6 +49,14 @@ export interface Config {
   /** Rebuildable artifacts, e.g. the workflow bundle. */
   cacheDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /** The Prometheus endpoint (src/observability); tracing reads OpenTelemetry's own OTEL_* variables. */
+  metrics: {
+    host: string;
+    /** Unset: no metrics endpoint. */
+    port: number | undefined;
+    /** Loopback port of the Temporal SDK's exporter, which /metrics includes; unset: a free one. */
+    temporalPort: number | undefined;
+  };
   readModel: {
     /** postgres://… for PostgreSQL; unset: SQLite at <dataDir>/readmodel.sqlite. */
     databaseUrl: string | undefined;
@@ -197,6 +205,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       "debug",
       "trace",
     ] as const),
+    metrics: {
+      host: read.string("OMS_METRICS_HOST", "0.0.0.0"),
+      port: read.optionalPort("OMS_METRICS_PORT"),
+      temporalPort: read.optionalPort("OMS_TEMPORAL_METRICS_PORT"),
+    },
     readModel: {
       databaseUrl: read.optional("OMS_DATABASE_URL"),
       pageTokenSecret: read.string("OMS_PAGE_TOKEN_SECRET", DEV_PAGE_TOKEN_SECRET),
@@ -312,6 +325,8 @@ function createReader(env: Env, problems: string[]) {
     string: (name: string, fallback: string): string => raw(name) ?? fallback,
     int,
     port: (name: string, fallback: number): number => int(name, fallback, 0, 65_535),
+    optionalPort: (name: string): number | undefined =>
+      raw(name) === undefined ? undefined : int(name, 0, 0, 65_535),
     bool: (name: string, fallback: boolean): boolean => {
       const value = raw(name)?.toLowerCase();
       if (value === undefined) return fallback;

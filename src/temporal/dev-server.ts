@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { createConnection } from "node:net";
 import path from "node:path";
-import { Connection } from "@temporalio/client";
 import type { Logger } from "pino";
 
 export interface DevServerOptions {
@@ -138,6 +137,8 @@ async function waitForNamespaces(
   namespaces: string[],
   deadline: number,
 ): Promise<void> {
+  // Imported here: `oms dev` spawns the server before it loads the Temporal SDK, to overlap both.
+  const { Connection } = await import("@temporalio/client");
   const connection = await Connection.connect({ address });
   try {
     for (const namespace of namespaces) {

@@ -1,4 +1,4 @@
-import { type NativeConnection, Worker } from "@temporalio/worker";
+import { type NativeConnection, Worker, type WorkerOptions } from "@temporalio/worker";
 import type { Activities } from "../activities/index.js";
 
 export interface OrderWorkerOptions {
@@ -18,6 +18,8 @@ export interface OrderWorkerOptions {
   maxCachedWorkflows?: number;
   /** How long in-flight activities get to finish on shutdown. */
   shutdownGraceMs?: number;
+  /** Interceptors and sinks for logs and traces (src/observability). */
+  observability?: Pick<WorkerOptions, "interceptors" | "sinks">;
 }
 
 /** A worker for the order workflows and their activities. Call `run()` to poll. */
@@ -32,5 +34,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
       ? {}
       : { maxCachedWorkflows: options.maxCachedWorkflows }),
     shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
+    ...options.observability,
   });
 }

@@ -28,6 +28,28 @@ const BUNDLED_DIRS = [path.join(SRC_DIR, "workflows"), path.join(SRC_DIR, "domai
 export const PREBUILT_WORKFLOW_BUNDLE = path.resolve(SRC_DIR, "..", "workflow-bundle.js");
 
 /**
+ * The same workflows with OpenTelemetry's workflow interceptors bundled in
+ * (their spans leave the sandbox through the worker's `exporter` sink). A
+ * worker runs it only while tracing is on, so an untraced worker pays nothing
+ * for tracing inside workflows.
+ */
+export const PREBUILT_TRACED_WORKFLOW_BUNDLE = path.resolve(
+  SRC_DIR,
+  "..",
+  "workflow-bundle-traced.js",
+);
+
+/** The module that gives the traced bundle its workflow interceptors. */
+const TRACING_INTERCEPTORS = createRequire(import.meta.url).resolve(
+  "@temporalio/interceptors-opentelemetry/lib/workflow-interceptors",
+);
+
+export interface WorkflowBundleOptions {
+  /** The bundle with tracing interceptors (see PREBUILT_TRACED_WORKFLOW_BUNDLE). */
+  traced?: boolean;
+}
+
+/**
  * Returns the path of the workflow bundle for the current sources.
  *
  * Compiled (`npm run build`, then `node dist/...`): the prebuilt bundle, so a
@@ -35,18 +57,25 @@ export const PREBUILT_WORKFLOW_BUNDLE = path.resolve(SRC_DIR, "..", "workflow-bu
  * builds it only when no bundle for these exact sources exists in `cacheDir`;
  * bundling takes seconds, so starts and test runs reuse it.
  */
-export async function ensureWorkflowBundle(cacheDir: string, logger?: Logger): Promise<string> {
+export async function ensureWorkflowBundle(
+  cacheDir: string,
+  logger?: Logger,
+  options: WorkflowBundleOptions = {},
+): Promise<string> {
+  const traced = options.traced === true;
   if (EXT === ".js") {
-    if (!existsSync(PREBUILT_WORKFLOW_BUNDLE)) {
-      throw new Error(`${PREBUILT_WORKFLOW_BUNDLE} is missing: run \`npm run build\``);
+    const prebuilt = traced ? PREBUILT_TRACED_WORKFLOW_BUNDLE : PREBUILT_WORKFLOW_BUNDLE;
+    if (!existsSync(prebuilt)) {
+      throw new Error(`${prebuilt} is missing: run \`npm run build\``);
     }
-    return PREBUILT_WORKFLOW_BUNDLE;
+    return prebuilt;
   }
   return cachedWorkflowBundle({
     workflowsPath: WORKFLOWS_ENTRY,
     sourceDirs: BUNDLED_DIRS,
     cacheDir,
-    name: "workflow-bundle",
+    name: traced ? "workflow-bundle-traced" : "workflow-bundle",
+    interceptorModules: traced ? [TRACING_INTERCEPTORS] : [],
     logger,
   });
 }
@@ -60,6 +89,8 @@ export interface CachedWorkflowBundleOptions {
   cacheDir: string;
   /** The cached file is `<name>-<source hash>.js`. */
   name: string;
+  /** Workflow interceptor modules bundled in (webpack's `workflowInterceptorModules`). */
+  interceptorModules?: readonly string[];
   logger?: Logger | undefined;
 }
 
@@ -71,7 +102,7 @@ export interface CachedWorkflowBundleOptions {
 export async function cachedWorkflowBundle(options: CachedWorkflowBundleOptions): Promise<string> {
   const file = path.join(options.cacheDir, `${options.name}-${sourceHash(options.sourceDirs)}.js`);
   if (existsSync(file)) return file;
-  await writeBundle(options.workflowsPath, file, options.logger);
+  await writeBundle(options.workflowsPath, file, options.interceptorModules ?? [], options.logger);
   return file;
 }
 
@@ -81,16 +112,26 @@ export async function cachedWorkflowBundle(options: CachedWorkflowBundleOptions)
  * Returns whether it built one.
  */
 export async function buildPrebuiltWorkflowBundle(logger?: Logger): Promise<boolean> {
-  const hashFile = `${PREBUILT_WORKFLOW_BUNDLE}.sha256`;
+  const plain = await buildPrebuilt(PREBUILT_WORKFLOW_BUNDLE, [], logger);
+  const traced = await buildPrebuilt(
+    PREBUILT_TRACED_WORKFLOW_BUNDLE,
+    [TRACING_INTERCEPTORS],
+    logger,
+  );
+  return plain || traced;
+}
+
+async function buildPrebuilt(
+  file: string,
+  interceptorModules: readonly string[],
+  logger: Logger | undefined,
+): Promise<boolean> {
+  const hashFile = `${file}.sha256`;
   const hash = sourceHash(BUNDLED_DIRS);
-  if (
-    existsSync(PREBUILT_WORKFLOW_BUNDLE) &&
-    existsSync(hashFile) &&
-    readFileSync(hashFile, "utf8").trim() === hash
-  ) {
+  if (existsSync(file) && existsSync(hashFile) && readFileSync(hashFile, "utf8").trim() === hash) {
     return false;
   }
-  await writeBundle(WORKFLOWS_ENTRY, PREBUILT_WORKFLOW_BUNDLE, logger);
+  await writeBundle(WORKFLOWS_ENTRY, file, interceptorModules, logger);
   writeFileSync(hashFile, `${hash}\n`);
   return true;
 }
@@ -98,6 +139,7 @@ export async function buildPrebuiltWorkflowBundle(logger?: Logger): Promise<bool
 async function writeBundle(
   workflowsPath: string,
   file: string,
+  interceptorModules: readonly string[],
   logger: Logger | undefined,
 ): Promise<void> {
   const started = Date.now();
@@ -105,6 +147,7 @@ async function writeBundle(
   const { bundleWorkflowCode } = await import("@temporalio/worker");
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules: [...interceptorModules],
     // webpack's statistics are noise at every start; keep only its warnings.
     logger: quietLogger(logger),
   });

@@ -13,6 +13,8 @@ import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { readOrderEventsFromNats } from "../support/order-events.js";
+import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
+import { startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -65,7 +67,8 @@ describe("oms dev", () => {
   beforeAll(async () => {
     // `npm start` builds first; a no-op when dist/ is up to date.
     execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
-    const [apiPort, temporalPort, uiPort, refsPort, natsPort] = [
+    const [apiPort, temporalPort, uiPort, refsPort, natsPort, metricsPort] = [
+      await freePort(),
       await freePort(),
       await freePort(),
       await freePort(),
@@ -84,12 +87,20 @@ describe("oms dev", () => {
       OMS_COURIER_DISPATCH_DELAY_MS: "300",
       OMS_COURIER_DELIVERY_DELAY_MS: "300",
       OMS_LOG_LEVEL: "warn",
+      OMS_METRICS_PORT: String(metricsPort),
     };
   }, 180_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("starts everything, serves grpcurl with reflection, and stops cleanly on SIGTERM", async () => {
-    const dev = await startOmsDev(env);
+    // Traces go by OTLP to a stand-in collector; the caller's trace is the order's.
+    const collector = await startOtlpReceiver();
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const dev = await startOmsDev({
+      ...env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+    });
     try {
       expect(dev.output()).toContain(`API (gRPC, gRPC-Web, Connect)  ${api}`);
       expect(dev.output()).toContain(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}`);
@@ -107,6 +118,8 @@ describe("oms dev", () => {
 
       const submit = await grpcurl([
         "-plaintext",
+        "-H",
+        `traceparent: 00-${traceId}-b7ad6b7169203331-01`,
         "-d",
         JSON.stringify({
           order_id: orderId,
@@ -185,14 +198,54 @@ describe("oms dev", () => {
       // The Web UI is served on its port.
       const ui = await fetch(`http://localhost:${env.OMS_TEMPORAL_UI_PORT}/`);
       expect(ui.status).toBe(200);
+
+      // Prometheus scrapes the process: RPCs, the order's outcome, its downstream
+      // calls and read-model writes, and the Temporal SDK's worker metrics.
+      const scrape = await fetch(`http://127.0.0.1:${env.OMS_METRICS_PORT}/metrics`);
+      expect(scrape.status).toBe(200);
+      const metrics = await scrape.text();
+      const value = (series: string) => metricValue(metrics, series);
+      const rpc = (method: string, code: string) =>
+        value(
+          `oms_rpc_requests_total{service="oms.v1.OrderService",method="${method}",code="${code}"}`,
+        );
+      expect(rpc("SubmitOrder", "OK")).toBe(1);
+      expect(rpc("SubmitOrder", "INVALID_ARGUMENT")).toBe(1);
+      expect(rpc("GetOrder", "NOT_FOUND")).toBe(1);
+      expectOneCompletedOrder(metrics, Number(versions.at(-1).version));
+      expect(
+        value(
+          'oms_downstream_request_duration_seconds_count{service="inventory.v1.InventoryService",method="Reserve",code="OK"}',
+        ),
+      ).toBe(1);
+      expect(metrics).toMatch(
+        /^temporal_workflow_completed\{.*workflow_type="orderWorkflow".*\} 1$/m,
+      );
+      expect(metrics).toMatch(/^temporal_request_latency_count\{/m);
     } finally {
       dev.child.kill("SIGTERM");
     }
     expect(await dev.exited).toBe(0);
+    // Exported before the exit (the rest of the batch is flushed at shutdown):
+    // the API's, the workflow's (from the compiled traced bundle), the activity's and the downstream call's spans.
+    await collector.close();
+    const names = collector.spans.filter((s) => s.traceId === traceId).map((s) => s.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "oms.v1.OrderService/SubmitOrder",
+        "StartWorkflow:orderWorkflow",
+        "RunWorkflow:orderWorkflow",
+        "RunActivity:reserveInventory",
+        "inventory.v1.InventoryService/Reserve",
+        "payments.v1.PaymentService/Capture",
+      ]),
+    );
+    expect(new Set(collector.spans.map((s) => s.service))).toEqual(new Set(["oms-dev"]));
     // Nothing left running: neither the API nor the embedded Temporal server.
     expect(await portIsClosed(Number(env.OMS_API_PORT))).toBe(true);
     expect(await portIsClosed(Number(env.OMS_TEMPORAL_PORT))).toBe(true);
     expect(await portIsClosed(Number(env.OMS_NATS_PORT))).toBe(true);
+    expect(await portIsClosed(Number(env.OMS_METRICS_PORT))).toBe(true);
   });
 
   it("keeps orders across a restart (SQLite file under the data folder)", async () => {

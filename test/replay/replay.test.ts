@@ -5,12 +5,23 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { Resource } from "@opentelemetry/resources";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { historyFromJSON } from "@temporalio/common/lib/proto-utils.js";
+import { makeWorkflowExporter } from "@temporalio/interceptors-opentelemetry";
 import { Worker } from "@temporalio/worker";
 import { describe, expect, inject, it } from "vitest";
+import { ensureWorkflowBundle } from "../../src/temporal/workflow-bundle.js";
 
 const dir = path.resolve(import.meta.dirname, "../fixtures/histories");
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+const tracedBundle = ensureWorkflowBundle(
+  path.resolve(import.meta.dirname, "../../.oms/cache"),
+  undefined,
+  {
+    traced: true,
+  },
+);
 
 describe("recorded workflow histories", () => {
   it("has fixtures to replay", () => {
@@ -21,6 +32,25 @@ describe("recorded workflow histories", () => {
     const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), "utf8")));
     const results = Worker.runReplayHistories(
       { workflowBundle: { codePath: inject("workflowBundlePath") } },
+      [{ workflowId: path.basename(file, ".json"), history }],
+    );
+    for await (const result of results) {
+      expect(result.error).toBeUndefined();
+    }
+  });
+
+  // A worker with tracing on runs the bundle with OpenTelemetry's workflow
+  // interceptors, so tracing can be switched on (or off) under running orders.
+  it.each(files)("%s replays deterministically with the tracing interceptors", async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), "utf8")));
+    const exporter = new InMemorySpanExporter();
+    const results = Worker.runReplayHistories(
+      {
+        workflowBundle: { codePath: await tracedBundle },
+        sinks: {
+          exporter: makeWorkflowExporter(new SimpleSpanProcessor(exporter), new Resource({})),
+        },
+      },
       [{ workflowId: path.basename(file, ".json"), history }],
     );
     for await (const result of results) {

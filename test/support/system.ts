@@ -11,7 +11,7 @@ import path from "node:path";
 import { type Client as ConnectClient, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { inject } from "vitest";
 import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
@@ -56,6 +56,8 @@ export interface TestSystemOptions {
   env?: Record<string, string>;
   /** Options of the reference services (faults, courier, spending limits). */
   refs?: Parameters<typeof startReferenceServices>[0];
+  /** Where the API, worker and reference services log (default: pino to stdout at OMS_LOG_LEVEL). */
+  logger?: Logger;
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -77,7 +79,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       : {}),
     ...options.env,
   });
-  const logger = pino({ level: config.logLevel });
+  const logger = options.logger ?? pino({ level: config.logLevel });
   const refs = await startReferenceServices({ simulatedCourier: false, logger, ...options.refs });
   const urls = downstreamUrls(config, refs.url);
   let worker: RunningWorker | undefined = await startWorker(config, address, urls, logger);
