@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
-import { readOrderEventsFromNats } from "../support/order-events.js";
 import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
+import { readOrderEventsFromNats } from "../support/order-events.js";
 import { startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
