@@ -12,6 +12,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_de
 import {
   DependencyUnavailableError,
   DomainError,
+  HoldNotFoundError,
   InvalidFieldError,
   LimitExceededError,
   OrderConflictError,
@@ -26,7 +27,11 @@ export const ERROR_DOMAIN = "oms.example.com";
 
 /** The one place where domain outcomes become gRPC status codes (table: docs/errors.md). */
 function codeOf(err: DomainError): Code {
-  if (err instanceof OrderNotFoundError || err instanceof ShipmentNotFoundError)
+  if (
+    err instanceof OrderNotFoundError ||
+    err instanceof ShipmentNotFoundError ||
+    err instanceof HoldNotFoundError
+  )
     return Code.NotFound;
   if (err instanceof InvalidFieldError) return Code.InvalidArgument;
   if (err instanceof LimitExceededError) return Code.ResourceExhausted;

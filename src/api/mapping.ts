@@ -30,6 +30,7 @@ import {
   type SubmitOrderRequest,
 } from "../../gen/oms/v1/order_service_pb.js";
 import type * as domain from "../domain/order.js";
+import { holdToProto } from "./operations-mapping.js";
 
 export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
   return {
@@ -107,6 +108,7 @@ export function orderToProto(order: domain.Order): OrderMsg {
     version: BigInt(order.version),
     createTime: timestamp(order.createTime),
     updateTime: timestamp(order.updateTime),
+    holds: (order.holds ?? []).map(holdToProto),
   });
 }
 
@@ -128,7 +130,7 @@ function amountsToProto(a: domain.Amounts) {
 }
 
 /** Empty string (not yet happened) → unset. */
-function timestamp(iso: string): Timestamp | undefined {
+export function timestamp(iso: string): Timestamp | undefined {
   return iso === "" ? undefined : timestampFromDate(new Date(iso));
 }
 

@@ -6,6 +6,8 @@ import {
   GetOrderResponseSchema,
   ListOrdersResponseSchema,
   type OrderService,
+  PlaceHoldResponseSchema,
+  ReleaseHoldResponseSchema,
   Resolution,
   ResolveUnavailableItemsResponseSchema,
   SubmitOrderResponseSchema,
@@ -20,6 +22,7 @@ import {
   submissionFromProto,
   timelineEntryToProto,
 } from "./mapping.js";
+import { holdToProto, holdTypeFromProto, holdTypesFromProto } from "./operations-mapping.js";
 import { principalOf } from "./principal.js";
 import type { createOrderWatcher } from "./watch-order.js";
 
@@ -74,6 +77,8 @@ export function createOrderServiceHandlers(
           statuses: orderStatusesFromProto(req.statuses),
           pageSize: req.pageSize,
           pageToken: req.pageToken || undefined,
+          holdTypes: holdTypesFromProto(req.holdTypes),
+          onHold: req.onHold,
         });
         return create(ListOrdersResponseSchema, {
           orders: page.orders.map(orderToProto),
@@ -98,6 +103,33 @@ export function createOrderServiceHandlers(
         throw new OrderNotFoundError(req.orderId);
       }
       return create(GetOrderHistoryResponseSchema, { events: events.map(timelineEntryToProto) });
+    },
+
+    // Order operations
+
+    async placeHold(req, ctx) {
+      const { order, hold } = await commands.placeHold(
+        req.orderId,
+        holdTypeFromProto(req.type),
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(PlaceHoldResponseSchema, {
+        order: orderToProto(order),
+        hold: holdToProto(hold),
+      });
+    },
+
+    async releaseHold(req, ctx) {
+      const order = await commands.releaseHold(
+        req.orderId,
+        req.holdId,
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(ReleaseHoldResponseSchema, { order: orderToProto(order) });
     },
   };
 }

@@ -56,6 +56,14 @@ export class ShipmentNotFoundError extends DomainError {
   }
 }
 
+/** ReleaseHold with a hold id the order does not have. */
+export class HoldNotFoundError extends DomainError {
+  readonly reason = "HOLD_NOT_FOUND";
+  constructor(orderId: string, holdId: string) {
+    super(`order "${orderId}" has no hold "${holdId}"`, { order_id: orderId, hold_id: holdId });
+  }
+}
+
 /** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */
 export class InvalidFieldError extends DomainError {
   readonly reason = "INVALID_REQUEST";

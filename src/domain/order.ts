@@ -1,3 +1,5 @@
+import type { Hold } from "./holds.js";
+
 /**
  * The order as plain, JSON-safe data. This is what workflows hold, what
  * Temporal payloads and read-model rows carry, and what the API maps to and
@@ -136,6 +138,8 @@ export interface Order extends OrderSubmission {
   /** ISO 8601 times. */
   createTime: string;
   updateTime: string;
+  /** Every hold placed, oldest first; absent on orders stored before holds existed. */
+  holds?: Hold[];
 }
 
 /** One business transition of an order, as GetOrderHistory shows it. */

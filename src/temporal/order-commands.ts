@@ -10,6 +10,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import {
   DependencyUnavailableError,
   DomainError,
+  HoldNotFoundError,
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
@@ -17,6 +18,7 @@ import {
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
 import { shipmentReached } from "../domain/fulfillment.js";
+import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
@@ -26,7 +28,9 @@ import {
   cancelOrderUpdate,
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
+  placeHoldUpdate,
   type Resolution,
+  releaseHoldUpdate,
   reportShipmentEventUpdate,
   resolveUnavailableItemsUpdate,
   type ShipmentEvent,
@@ -54,6 +58,20 @@ export interface OrderCommands {
     occurredAt: string,
     signal?: AbortSignal,
   ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
+  placeHold(
+    orderId: string,
+    type: HoldType,
+    reason: string,
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<{ order: Order; hold: Hold }>;
+  releaseHold(
+    orderId: string,
+    holdId: string,
+    reason: string,
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
 }
 
 export interface OrderCommandsOptions {
@@ -62,6 +80,8 @@ export interface OrderCommandsOptions {
   taskQueue: string;
   pricing: PricingPolicy;
   customerActionTimeoutMs: number;
+  /** Deadlines and expiry actions of holds, fixed into each order at submission. */
+  holdPolicy?: HoldPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -94,6 +114,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           submittedBy: principal,
           pricing,
           customerActionTimeoutMs: options.customerActionTimeoutMs,
+          ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {
@@ -155,6 +176,43 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           `order "${orderId}" is ${order.status.toLowerCase()}; it is not waiting for a decision on unavailable items`,
           { order_id: orderId },
         );
+      }),
+
+    placeHold: (orderId, type, reason, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(placeHoldUpdate, {
+            args: [{ type, reason, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        const order = await stored(orderId);
+        throw new OrderStateError(
+          WorkflowFailureType.NotHoldable,
+          `order "${orderId}" is ${order.status.toLowerCase()}; an order that has ended cannot be held`,
+          { order_id: orderId },
+        );
+      }),
+
+    releaseHold: (orderId, holdId, reason, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(releaseHoldUpdate, {
+            args: [{ holdId, reason, requestedBy: principal }],
+          });
+        } catch (err) {
+          if (isRejection(err) && err.cause.type === WorkflowFailureType.HoldNotFound) {
+            throw new HoldNotFoundError(orderId, holdId);
+          }
+          rethrowRejection(err, orderId);
+        }
+        // The order has ended, and released every hold it still had.
+        const order = await stored(orderId);
+        if (!(order.holds ?? []).some((h) => h.holdId === holdId)) {
+          throw new HoldNotFoundError(orderId, holdId);
+        }
+        return order;
       }),
 
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>

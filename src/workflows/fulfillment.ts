@@ -12,6 +12,7 @@ import {
 } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { activities, compensations } from "./activity-proxies.js";
+import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
 import { courierReportsOf, type OrderRun } from "./order-run.js";
 
 /**
@@ -36,20 +37,32 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
   const cancelled = () => run.cancellation !== null;
 
   try {
+    if (onHold(run)) {
+      await passHolds(run);
+      if (cancelled())
+        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled on hold");
+    }
     const f = current();
-    const auth = await activities.authorizePayment({
+    let auth = await activities.authorizePayment({
       orderId,
       fulfillmentId,
       customerId: submission.customerId,
       currencyCode: submission.currencyCode,
       amountMinor: f.amounts.totalMinor,
     });
+    if (!auth.approved && goesToFraudReview(run, auth)) {
+      const reviewed = await authorizeAfterFraudReview(run, fulfillmentId, auth);
+      if (reviewed === null)
+        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled in fraud review");
+      auth = reviewed;
+    }
     if (!auth.approved) {
       update((x) => declined(x, auth.authorizationId, auth.declineReason));
       await compensations.releaseInventory({ orderId, warehouseId: f.warehouseId });
       return;
     }
     update((x) => authorized(x, auth.authorizationId));
+    if (onHold(run)) await passHolds(run);
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 

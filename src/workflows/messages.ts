@@ -4,6 +4,7 @@
  * Temporal client side, so both always agree on names and shapes.
  */
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
+import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import type { Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 
@@ -18,6 +19,8 @@ export interface OrderWorkflowInput {
   pricing: PricingPolicy;
   /** How long the order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
   customerActionTimeoutMs: number;
+  /** Deadlines and expiry actions of holds; absent in orders submitted before holds existed (defaults apply). */
+  holdPolicy?: HoldPolicy;
 }
 
 export interface CancelOrderRequest {
@@ -56,6 +59,10 @@ export const WorkflowFailureType = {
   ShipmentEventOutOfOrder: "SHIPMENT_EVENT_OUT_OF_ORDER",
   /** A courier event for a fulfillment or shipment the order does not have. */
   ShipmentNotFound: "SHIPMENT_NOT_FOUND",
+  /** PlaceHold on an order that has ended. */
+  NotHoldable: "ORDER_NOT_HOLDABLE",
+  /** ReleaseHold with a hold id the order does not have. */
+  HoldNotFound: "HOLD_NOT_FOUND",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -81,3 +88,24 @@ export const resolveUnavailableItemsUpdate = defineUpdate<Order, [ResolveUnavail
 export const reportShipmentEventUpdate = defineUpdate<Fulfillment, [ShipmentEventReport]>(
   "reportShipmentEvent",
 );
+
+export interface PlaceHoldRequest {
+  type: HoldType;
+  reason: string;
+  /** The authenticated principal asking. */
+  requestedBy: string;
+}
+
+export interface ReleaseHoldRequest {
+  holdId: string;
+  reason: string;
+  requestedBy: string;
+}
+
+/** Puts the order on hold; replies with the order and the hold once stored. */
+export const placeHoldUpdate = defineUpdate<{ order: Order; hold: Hold }, [PlaceHoldRequest]>(
+  "placeHold",
+);
+
+/** Releases one hold; a hold no longer active is left as it is. Replies with the order once stored. */
+export const releaseHoldUpdate = defineUpdate<Order, [ReleaseHoldRequest]>("releaseHold");

@@ -3,6 +3,7 @@ import { fulfillmentEnded } from "../domain/completion.js";
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { canCancel } from "../domain/status-rules.js";
+import { installHoldHandlers } from "./holds.js";
 import {
   type CancelOrderRequest,
   cancelOrderUpdate,
@@ -24,6 +25,7 @@ export function installOrderHandlers(run: OrderRun): void {
   const { orderId, recorder } = run;
 
   setHandler(getOrderQuery, () => recorder.order);
+  installHoldHandlers(run);
 
   setHandler(
     cancelOrderUpdate,

@@ -14,6 +14,7 @@ import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker } from "@temporalio/worker";
 import { expect, inject } from "vitest";
 import type { Activities, ReservationResult } from "../../src/activities/index.js";
+import type { HoldPolicy } from "../../src/domain/holds.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { Fulfillment, LineItem, Order, OrderSubmission } from "../../src/domain/order.js";
 import { DEFAULT_PRICING } from "../../src/domain/pricing.js";
@@ -206,6 +207,8 @@ export interface OrderOptions {
   customerId?: string;
   /** Defaults to the production default, 24 h. */
   customerActionTimeoutMs?: number;
+  /** Absent: the input carries none, as orders submitted before holds existed (defaults apply). */
+  holdPolicy?: HoldPolicy;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -239,6 +242,7 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
     submittedBy: "test",
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: options.customerActionTimeoutMs ?? DAY_MS,
+    ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
+import type { Hold, HoldType } from "./order_operations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -247,6 +248,20 @@ export declare type ListOrdersRequest = Message<"oms.v1.ListOrdersRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only orders with an active hold of one of these types (empty: any or none).
+   *
+   * @generated from field: repeated oms.v1.HoldType hold_types = 5;
+   */
+  holdTypes: HoldType[];
+
+  /**
+   * Only orders with at least one active hold.
+   *
+   * @generated from field: bool on_hold = 6;
+   */
+  onHold: boolean;
 };
 
 /**
@@ -432,6 +447,121 @@ export declare type OrderEvent = Message<"oms.v1.OrderEvent"> & {
 export declare const OrderEventSchema: GenMessage<OrderEvent>;
 
 /**
+ * Which order to hold, and why.
+ *
+ * @generated from message oms.v1.PlaceHoldRequest
+ */
+export declare type PlaceHoldRequest = Message<"oms.v1.PlaceHoldRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * The kind of hold; it decides the deadline and what its expiry does.
+   *
+   * @generated from field: oms.v1.HoldType type = 2;
+   */
+  type: HoldType;
+
+  /**
+   * Why (free text, kept in the hold and the timeline).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.PlaceHoldRequest.
+ * Use `create(PlaceHoldRequestSchema)` to create a new message.
+ */
+export declare const PlaceHoldRequestSchema: GenMessage<PlaceHoldRequest>;
+
+/**
+ * The order with the new hold.
+ *
+ * @generated from message oms.v1.PlaceHoldResponse
+ */
+export declare type PlaceHoldResponse = Message<"oms.v1.PlaceHoldResponse"> & {
+  /**
+   * The order as it is after the hold was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+
+  /**
+   * The hold placed.
+   *
+   * @generated from field: oms.v1.Hold hold = 2;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message oms.v1.PlaceHoldResponse.
+ * Use `create(PlaceHoldResponseSchema)` to create a new message.
+ */
+export declare const PlaceHoldResponseSchema: GenMessage<PlaceHoldResponse>;
+
+/**
+ * Which hold to release, and why.
+ *
+ * @generated from message oms.v1.ReleaseHoldRequest
+ */
+export declare type ReleaseHoldRequest = Message<"oms.v1.ReleaseHoldRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * The hold's id (Hold.hold_id).
+   *
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+
+  /**
+   * Why (free text, kept in the hold and the timeline).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.ReleaseHoldRequest.
+ * Use `create(ReleaseHoldRequestSchema)` to create a new message.
+ */
+export declare const ReleaseHoldRequestSchema: GenMessage<ReleaseHoldRequest>;
+
+/**
+ * The order after the release.
+ *
+ * @generated from message oms.v1.ReleaseHoldResponse
+ */
+export declare type ReleaseHoldResponse = Message<"oms.v1.ReleaseHoldResponse"> & {
+  /**
+   * The order as it is after the release was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.ReleaseHoldResponse.
+ * Use `create(ReleaseHoldResponseSchema)` to create a new message.
+ */
+export declare const ReleaseHoldResponseSchema: GenMessage<ReleaseHoldResponse>;
+
+/**
  * What to do with an order some of whose lines cannot be supplied.
  *
  * @generated from enum oms.v1.Resolution
@@ -546,6 +676,30 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof GetOrderHistoryRequestSchema;
     output: typeof GetOrderHistoryResponseSchema;
+  },
+  /**
+   * Put the order on hold: from now on nothing new is authorized, booked or
+   * handed to a courier until every hold is released. Holds stack. A hold
+   * not released by its deadline is released or cancels the order, by type.
+   * An order that has ended: FAILED_PRECONDITION.
+   *
+   * @generated from rpc oms.v1.OrderService.PlaceHold
+   */
+  placeHold: {
+    methodKind: "unary";
+    input: typeof PlaceHoldRequestSchema;
+    output: typeof PlaceHoldResponseSchema;
+  },
+  /**
+   * Release one hold. Releasing a hold that is no longer active returns the
+   * order unchanged; an unknown hold_id is NOT_FOUND.
+   *
+   * @generated from rpc oms.v1.OrderService.ReleaseHold
+   */
+  releaseHold: {
+    methodKind: "unary";
+    input: typeof ReleaseHoldRequestSchema;
+    output: typeof ReleaseHoldResponseSchema;
   },
 }>;
 
