@@ -20,6 +20,7 @@ import {
   OrderStateError,
   ShipmentNotFoundError,
   upperSnake,
+  VersionMismatchError,
 } from "../domain/errors.js";
 
 /** google.rpc.ErrorInfo.domain of every error this service raises. */
@@ -37,6 +38,7 @@ function codeOf(err: DomainError): Code {
   if (err instanceof LimitExceededError) return Code.ResourceExhausted;
   if (err instanceof OrderConflictError) return Code.AlreadyExists;
   if (err instanceof OrderStateError) return Code.FailedPrecondition;
+  if (err instanceof VersionMismatchError) return Code.Aborted;
   if (err instanceof DependencyUnavailableError) return Code.Unavailable;
   return Code.Internal;
 }

@@ -38,8 +38,7 @@ export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmis
     customerId: req.customerId,
     currencyCode: req.currencyCode,
     items: req.items.map(lineItemFromProto),
-    // Validation guarantees the address is present.
-    shippingAddress: addressFromProto(req.shippingAddress as AddressMsg),
+    shippingAddress: addressFromProto(req.shippingAddress),
   };
 }
 
@@ -48,7 +47,9 @@ function lineItemFromProto(item: LineItemMsg): domain.LineItem {
   return { sku: item.sku, quantity: item.quantity, unitPriceMinor: Number(item.unitPriceMinor) };
 }
 
-function addressFromProto(a: AddressMsg): domain.Address {
+/** The request's address; validation guarantees it is present. */
+export function addressFromProto(a: AddressMsg | undefined): domain.Address {
+  if (a === undefined) throw new Error("address missing after validation");
   return {
     name: a.name,
     line1: a.line1,

@@ -11,12 +11,14 @@ import {
   Resolution,
   ResolveUnavailableItemsResponseSchema,
   SubmitOrderResponseSchema,
+  UpdateShippingAddressResponseSchema,
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
 import { InvalidFieldError, OrderNotFoundError } from "../domain/errors.js";
 import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
 import {
+  addressFromProto,
   orderStatusesFromProto,
   orderToProto,
   submissionFromProto,
@@ -130,6 +132,20 @@ export function createOrderServiceHandlers(
         ctx.signal,
       );
       return create(ReleaseHoldResponseSchema, { order: orderToProto(order) });
+    },
+
+    async updateShippingAddress(req, ctx) {
+      const order = await commands.updateShippingAddress(
+        req.orderId,
+        {
+          address: addressFromProto(req.shippingAddress),
+          expectedVersion: Number(req.expectedVersion),
+          reason: req.reason,
+        },
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(UpdateShippingAddressResponseSchema, { order: orderToProto(order) });
     },
   };
 }

@@ -64,6 +64,11 @@ export class HoldNotFoundError extends DomainError {
   }
 }
 
+/** An edit made against a version the order has moved past; read it again and retry. */
+export class VersionMismatchError extends DomainError {
+  readonly reason = "ORDER_VERSION_MISMATCH";
+}
+
 /** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */
 export class InvalidFieldError extends DomainError {
   readonly reason = "INVALID_REQUEST";

@@ -15,13 +15,14 @@ import {
   OrderNotFoundError,
   OrderStateError,
   ShipmentNotFoundError,
+  VersionMismatchError,
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
-import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
+import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
@@ -34,6 +35,7 @@ import {
   reportShipmentEventUpdate,
   resolveUnavailableItemsUpdate,
   type ShipmentEvent,
+  updateShippingAddressUpdate,
   WorkflowFailureType,
 } from "../workflows/messages.js";
 
@@ -69,6 +71,12 @@ export interface OrderCommands {
     orderId: string,
     holdId: string,
     reason: string,
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
+  updateShippingAddress(
+    orderId: string,
+    edit: { address: Address; expectedVersion: number; reason: string },
     principal: string,
     signal?: AbortSignal,
   ): Promise<Order>;
@@ -215,6 +223,18 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         return order;
       }),
 
+    updateShippingAddress: (orderId, edit, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(updateShippingAddressUpdate, {
+            args: [{ ...edit, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), "a new shipping address");
+      }),
+
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>
       guard(client, signal, async () => {
         const owner = await ownerOf(shipmentId, fulfillmentId);
@@ -294,14 +314,35 @@ function rejectionMessage(err: WorkflowUpdateFailedError & { cause: ApplicationF
   return err.cause.message;
 }
 
-/** An Update the workflow's validator refused becomes FAILED_PRECONDITION; a closed workflow falls through. */
+/**
+ * An Update the workflow's validator refused becomes FAILED_PRECONDITION (a
+ * stale expected_version: ABORTED), with the metadata the refusal carries;
+ * a closed workflow falls through.
+ */
 function rethrowRejection(err: unknown, orderId: string): void {
   if (isRejection(err)) {
-    throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, {
+    const details = err.cause.details?.[0];
+    const metadata = {
       order_id: orderId,
-    });
+      ...(typeof details === "object" && details !== null
+        ? (details as Record<string, string>)
+        : {}),
+    };
+    if (err.cause.type === WorkflowFailureType.VersionMismatch) {
+      throw new VersionMismatchError(err.cause.message, metadata);
+    }
+    throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, metadata);
   }
   if (!(err instanceof WorkflowNotFoundError)) throw err;
+}
+
+/** An edit of an order whose workflow has closed. */
+function notEditable(order: Order, what: string): OrderStateError {
+  return new OrderStateError(
+    WorkflowFailureType.NotEditable,
+    `order "${order.orderId}" is ${order.status.toLowerCase()}; ${what} no longer applies`,
+    { order_id: order.orderId },
+  );
 }
 
 function notCancellable(orderId: string, message: string): OrderStateError {

@@ -66,13 +66,17 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 
+    // The address as the order has it now (UpdateShippingAddress may have
+    // changed it); from here on it cannot change for this fulfillment.
+    run.bookingsInFlight.add(fulfillmentId);
     const booking = await activities.bookShipment({
       orderId,
       fulfillmentId,
       warehouseId: f.warehouseId,
-      address: submission.shippingAddress,
+      address: recorder.order.shippingAddress,
       items: f.items,
     });
+    run.bookingsInFlight.delete(fulfillmentId);
     update((x) => booked(x, booking.shipmentId, booking.courierReference));
 
     await condition(() => cancelled() || reports.dispatchedAt !== "");
@@ -110,6 +114,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     // Only a permanent downstream error gets here (transient ones are retried
     // without end): the fulfillment fails and gives back what it holds.
     if (!(err instanceof ActivityFailure)) throw err;
+    run.bookingsInFlight.delete(fulfillmentId);
     const reason = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
     log.warn("fulfillment failed", { fulfillmentId, reason });
     const f = current();

@@ -7,7 +7,7 @@
  * Nothing here runs for an order that never has a hold: no timer, no marker,
  * no extra write, so the common path costs what it did before holds.
  */
-import { ApplicationFailure, condition, patched, setHandler } from "@temporalio/workflow";
+import { condition, patched, setHandler } from "@temporalio/workflow";
 import type { AuthorizeResult } from "../activities/index.js";
 import {
   DEFAULT_HOLD_POLICY,
@@ -23,6 +23,7 @@ import {
 } from "../domain/holds.js";
 import { isTerminal } from "../domain/order.js";
 import { activities } from "./activity-proxies.js";
+import { rejection } from "./edits.js";
 import {
   type PlaceHoldRequest,
   placeHoldUpdate,
@@ -210,8 +211,4 @@ export function installHoldHandlers(run: OrderRun): void {
       },
     },
   );
-}
-
-function rejection(type: string, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true });
 }

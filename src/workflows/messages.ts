@@ -5,7 +5,7 @@
  */
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
-import type { Fulfillment, Order, OrderSubmission } from "../domain/order.js";
+import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
@@ -63,6 +63,12 @@ export const WorkflowFailureType = {
   NotHoldable: "ORDER_NOT_HOLDABLE",
   /** ReleaseHold with a hold id the order does not have. */
   HoldNotFound: "HOLD_NOT_FOUND",
+  /** An edit made against a version the order has moved past (expected_version). */
+  VersionMismatch: "ORDER_VERSION_MISMATCH",
+  /** An edit of an order that has ended. */
+  NotEditable: "ORDER_NOT_EDITABLE",
+  /** UpdateShippingAddress once a fulfillment is booked with the courier (details: the fulfillment ids). */
+  AlreadyBooked: "FULFILLMENT_ALREADY_BOOKED",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -109,3 +115,19 @@ export const placeHoldUpdate = defineUpdate<{ order: Order; hold: Hold }, [Place
 
 /** Releases one hold; a hold no longer active is left as it is. Replies with the order once stored. */
 export const releaseHoldUpdate = defineUpdate<Order, [ReleaseHoldRequest]>("releaseHold");
+
+export interface UpdateShippingAddressRequest {
+  address: Address;
+  /** The order version the caller edited (0: no check). */
+  expectedVersion: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/**
+ * Changes where the order ships, while no fulfillment is booked with the
+ * courier. Replies with the order once stored.
+ */
+export const updateShippingAddressUpdate = defineUpdate<Order, [UpdateShippingAddressRequest]>(
+  "updateShippingAddress",
+);

@@ -3,6 +3,7 @@ import { fulfillmentEnded } from "../domain/completion.js";
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { canCancel } from "../domain/status-rules.js";
+import { installEditHandlers } from "./edits.js";
 import { installHoldHandlers } from "./holds.js";
 import {
   type CancelOrderRequest,
@@ -26,6 +27,7 @@ export function installOrderHandlers(run: OrderRun): void {
 
   setHandler(getOrderQuery, () => recorder.order);
   installHoldHandlers(run);
+  installEditHandlers(run);
 
   setHandler(
     cancelOrderUpdate,

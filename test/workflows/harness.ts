@@ -202,6 +202,33 @@ export function mockActivities(overrides: Partial<Omit<Activities, "saveOrder">>
 
 export type OrderHandle = WorkflowHandle<typeof orderWorkflow>;
 
+/** Mocks whose one named activity waits at a gate before behaving as usual. */
+export function gatedMocks(name: "reserveInventory" | "authorizePayment" | "bookShipment"): {
+  gate: Gate;
+  mocks: Mocks;
+} {
+  const g = gate();
+  const overrides: Partial<Omit<Activities, "saveOrder">> = {
+    reserveInventory: async (input) => {
+      await g.pass();
+      // One warehouse whatever the lines: the tests using this want one fulfillment.
+      return { allocations: [{ warehouseId: "wh-east", items: input.items }], unavailable: [] };
+    },
+    authorizePayment: async (input) => {
+      await g.pass();
+      return { approved: true, authorizationId: `auth-${input.fulfillmentId}` };
+    },
+    bookShipment: async (input) => {
+      await g.pass();
+      return {
+        shipmentId: `ship-${input.fulfillmentId}`,
+        courierReference: `CR-${input.fulfillmentId}`,
+      };
+    },
+  };
+  return { gate: g, mocks: mockActivities({ [name]: overrides[name] }) };
+}
+
 export interface OrderOptions {
   items?: LineItem[];
   customerId?: string;

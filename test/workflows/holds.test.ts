@@ -18,9 +18,7 @@ import type { OrderSnapshot } from "../../src/workflows/order-recorder.js";
 import {
   booked,
   expectConsistentSnapshots,
-  type Gate,
-  gate,
-  type Mocks,
+  gatedMocks,
   mockActivities,
   ONE_WAREHOUSE,
   type OrderHandle,
@@ -46,30 +44,6 @@ const cancelAndEnd = async (handle: OrderHandle) => {
 const holdIn = (s: OrderSnapshot | Order, holdId: string) =>
   ("order" in s ? s.order : s).holds?.find((h) => h.holdId === holdId);
 
-/** Mocks whose reservation (one warehouse) waits at a gate. */
-function gatedReservation(): { gate: Gate; mocks: Mocks } {
-  const reserving = gate();
-  const mocks = mockActivities({
-    async reserveInventory(input) {
-      await reserving.pass();
-      return { allocations: [{ warehouseId: "wh-east", items: input.items }], unavailable: [] };
-    },
-  });
-  return { gate: reserving, mocks };
-}
-
-/** Mocks whose authorizations (approved) wait at a gate. */
-function gatedAuthorization(): { gate: Gate; mocks: Mocks } {
-  const authorizing = gate();
-  const mocks = mockActivities({
-    async authorizePayment(input) {
-      await authorizing.pass();
-      return { approved: true, authorizationId: `auth-${input.fulfillmentId}` };
-    },
-  });
-  return { gate: authorizing, mocks };
-}
-
 describe("holds in the order workflow (virtual time, mocked activities)", () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
@@ -78,7 +52,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
   afterAll(() => env?.teardown());
 
   it("authorizes and books nothing while a hold is active; goes on once it is released", async () => {
-    const { gate: reserving, mocks } = gatedReservation();
+    const { gate: reserving, mocks } = gatedMocks("reserveInventory");
     const { result, hold, orderId } = await withOrder(
       env,
       mocks.activities,
@@ -130,7 +104,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
   });
 
   it("a hold placed while an authorization is in flight stops the booking", async () => {
-    const { gate: authorizing, mocks } = gatedAuthorization();
+    const { gate: authorizing, mocks } = gatedMocks("authorizePayment");
     await withOrder(env, mocks.activities, { items: ONE_WAREHOUSE }, async (handle, id) => {
       await authorizing.reached;
       await place(handle, "PAYMENT_REVIEW", "unusual amount");
@@ -146,7 +120,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
   });
 
   it("stacks holds: the order waits until the last one is released", async () => {
-    const { gate: reserving, mocks } = gatedReservation();
+    const { gate: reserving, mocks } = gatedMocks("reserveInventory");
     await withOrder(env, mocks.activities, { items: ONE_WAREHOUSE }, async (handle, id) => {
       await reserving.reached;
       await place(handle, "ADDRESS_VERIFICATION");
@@ -169,7 +143,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
   });
 
   it("a hold whose type expires with CANCEL cancels the order at its deadline, with compensation", async () => {
-    const { gate: authorizing, mocks } = gatedAuthorization();
+    const { gate: authorizing, mocks } = gatedMocks("authorizePayment");
     const wallClock = Date.now();
     const { result } = await withOrder(
       env,
@@ -217,7 +191,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
       CUSTOMER_REQUEST: { timeoutMs: 5 * HOUR_MS, onExpiry: "RELEASE" as const },
       FRAUD_REVIEW: { timeoutMs: 6 * HOUR_MS, onExpiry: "RELEASE" as const },
     };
-    const { gate: reserving, mocks } = gatedReservation();
+    const { gate: reserving, mocks } = gatedMocks("reserveInventory");
     await withOrder(
       env,
       mocks.activities,
@@ -260,7 +234,7 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
   });
 
   it("cancelling while on hold compensates, and the order's end releases its holds", async () => {
-    const { gate: authorizing, mocks } = gatedAuthorization();
+    const { gate: authorizing, mocks } = gatedMocks("authorizePayment");
     const { result } = await withOrder(
       env,
       mocks.activities,

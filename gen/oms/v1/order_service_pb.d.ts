@@ -562,6 +562,68 @@ export declare type ReleaseHoldResponse = Message<"oms.v1.ReleaseHoldResponse"> 
 export declare const ReleaseHoldResponseSchema: GenMessage<ReleaseHoldResponse>;
 
 /**
+ * The order's new shipping address.
+ *
+ * @generated from message oms.v1.UpdateShippingAddressRequest
+ */
+export declare type UpdateShippingAddressRequest = Message<"oms.v1.UpdateShippingAddressRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Where to ship from now on.
+   *
+   * @generated from field: oms.v1.Address shipping_address = 2;
+   */
+  shippingAddress?: Address | undefined;
+
+  /**
+   * The order version the caller read and edited (Order.version); the edit
+   * applies only while the order is still at it, else ABORTED. 0: no check.
+   *
+   * @generated from field: int64 expected_version = 3;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Why (free text, kept in the timeline).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.UpdateShippingAddressRequest.
+ * Use `create(UpdateShippingAddressRequestSchema)` to create a new message.
+ */
+export declare const UpdateShippingAddressRequestSchema: GenMessage<UpdateShippingAddressRequest>;
+
+/**
+ * The order with its new address.
+ *
+ * @generated from message oms.v1.UpdateShippingAddressResponse
+ */
+export declare type UpdateShippingAddressResponse = Message<"oms.v1.UpdateShippingAddressResponse"> & {
+  /**
+   * The order as it is after the change was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.UpdateShippingAddressResponse.
+ * Use `create(UpdateShippingAddressResponseSchema)` to create a new message.
+ */
+export declare const UpdateShippingAddressResponseSchema: GenMessage<UpdateShippingAddressResponse>;
+
+/**
  * What to do with an order some of whose lines cannot be supplied.
  *
  * @generated from enum oms.v1.Resolution
@@ -700,6 +762,18 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof ReleaseHoldRequestSchema;
     output: typeof ReleaseHoldResponseSchema;
+  },
+  /**
+   * Change where the order ships. Accepted while no fulfillment has been
+   * booked with the courier; after that FAILED_PRECONDITION naming the booked
+   * fulfillments. A stale expected_version is ABORTED.
+   *
+   * @generated from rpc oms.v1.OrderService.UpdateShippingAddress
+   */
+  updateShippingAddress: {
+    methodKind: "unary";
+    input: typeof UpdateShippingAddressRequestSchema;
+    output: typeof UpdateShippingAddressResponseSchema;
   },
 }>;
 
