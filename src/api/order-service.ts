@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
+  CancelOrderItemsResponseSchema,
   CancelOrderResponseSchema,
   GetOrderHistoryResponseSchema,
   GetOrderResponseSchema,
@@ -146,6 +147,20 @@ export function createOrderServiceHandlers(
         ctx.signal,
       );
       return create(UpdateShippingAddressResponseSchema, { order: orderToProto(order) });
+    },
+
+    async cancelOrderItems(req, ctx) {
+      const order = await commands.cancelOrderItems(
+        req.orderId,
+        {
+          items: req.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+          expectedVersion: Number(req.expectedVersion),
+          reason: req.reason,
+        },
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(CancelOrderItemsResponseSchema, { order: orderToProto(order) });
     },
   };
 }

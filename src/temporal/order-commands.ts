@@ -7,6 +7,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
+import type { ItemQuantity } from "../domain/edits.js";
 import {
   DependencyUnavailableError,
   DomainError,
@@ -26,6 +27,7 @@ import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/
 import type { PricingPolicy } from "../domain/pricing.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
+  cancelOrderItemsUpdate,
   cancelOrderUpdate,
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
@@ -77,6 +79,12 @@ export interface OrderCommands {
   updateShippingAddress(
     orderId: string,
     edit: { address: Address; expectedVersion: number; reason: string },
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
+  cancelOrderItems(
+    orderId: string,
+    edit: { items: ItemQuantity[]; expectedVersion: number; reason: string },
     principal: string,
     signal?: AbortSignal,
   ): Promise<Order>;
@@ -233,6 +241,18 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           rethrowRejection(err, orderId);
         }
         throw notEditable(await stored(orderId), "a new shipping address");
+      }),
+
+    cancelOrderItems: (orderId, edit, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(cancelOrderItemsUpdate, {
+            args: [{ ...edit, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), "cancelling items");
       }),
 
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>

@@ -3,6 +3,7 @@ import {
   authorized,
   booked,
   bookingCancelled,
+  captureAmount,
   captured,
   compensated,
   declined,
@@ -13,6 +14,7 @@ import {
 import type { Fulfillment } from "../domain/order.js";
 import { activities, compensations } from "./activity-proxies.js";
 import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
+import { isWithdrawn } from "./item-cancellation.js";
 import { courierReportsOf, type OrderRun } from "./order-run.js";
 
 /**
@@ -34,35 +36,37 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     return f;
   };
   const reports = courierReportsOf(run, fulfillmentId);
-  const cancelled = () => run.cancellation !== null;
+  // The order's cancellation, or CancelOrderItems taking every line of this fulfillment.
+  const cancelled = () => run.cancellation !== null || isWithdrawn(run, fulfillmentId);
 
   try {
     if (onHold(run)) {
-      await passHolds(run);
+      await passHolds(run, cancelled);
       if (cancelled())
         return await compensate(run, fulfillmentId, "CANCELLED", "cancelled on hold");
     }
     const f = current();
+    let asked = f.amounts.totalMinor;
     let auth = await activities.authorizePayment({
       orderId,
       fulfillmentId,
       customerId: submission.customerId,
       currencyCode: submission.currencyCode,
-      amountMinor: f.amounts.totalMinor,
+      amountMinor: asked,
     });
     if (!auth.approved && goesToFraudReview(run, auth)) {
       const reviewed = await authorizeAfterFraudReview(run, fulfillmentId, auth);
       if (reviewed === null)
         return await compensate(run, fulfillmentId, "CANCELLED", "cancelled in fraud review");
-      auth = reviewed;
+      ({ result: auth, amountMinor: asked } = reviewed);
     }
     if (!auth.approved) {
       update((x) => declined(x, auth.authorizationId, auth.declineReason));
       await compensations.releaseInventory({ orderId, warehouseId: f.warehouseId });
       return;
     }
-    update((x) => authorized(x, auth.authorizationId));
-    if (onHold(run)) await passHolds(run);
+    update((x) => authorized(x, auth.authorizationId, asked));
+    if (onHold(run)) await passHolds(run, cancelled);
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 
@@ -74,7 +78,8 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
       fulfillmentId,
       warehouseId: f.warehouseId,
       address: recorder.order.shippingAddress,
-      items: f.items,
+      // As CancelOrderItems may have left them.
+      items: current().items,
     });
     run.bookingsInFlight.delete(fulfillmentId);
     update((x) => booked(x, booking.shipmentId, booking.courierReference));
@@ -103,7 +108,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     await activities.capturePayment({
       fulfillmentId,
       authorizationId: sent.payment.authorizationId,
-      amountMinor: sent.payment.authorizedMinor,
+      amountMinor: captureAmount(sent),
     });
     update(captured);
 

@@ -102,8 +102,11 @@ export function onHold(run: OrderRun): boolean {
  * hold is active; ends early when the order is cancelled meanwhile. Callers
  * ask `onHold` first, so an order without holds does not even await here.
  */
-export async function passHolds(run: OrderRun): Promise<void> {
-  await condition(() => !onHold(run) || run.cancellation !== null);
+export async function passHolds(
+  run: OrderRun,
+  stopped: () => boolean = () => run.cancellation !== null,
+): Promise<void> {
+  await condition(() => !onHold(run) || stopped());
 }
 
 /** Whether a declined authorization goes to fraud review instead of failing the fulfillment. */
@@ -128,7 +131,7 @@ export async function authorizeAfterFraudReview(
   run: OrderRun,
   fulfillmentId: string,
   declined: AuthorizeResult & { approved: false },
-): Promise<AuthorizeResult | null> {
+): Promise<{ result: AuthorizeResult; amountMinor: number } | null> {
   const { recorder, orderId } = run;
   const existing = holdsOf(recorder.order).find(
     (h) => h.type === "FRAUD_REVIEW" && h.status === "ACTIVE" && h.placedBy === "system",
@@ -146,20 +149,24 @@ export async function authorizeAfterFraudReview(
   );
   if (run.cancellation !== null) return null;
   // Expired without a decision (an expiry that releases): the decline stands.
-  if (holdById(run, hold.holdId)?.status !== "RELEASED") return declined;
+  if (holdById(run, hold.holdId)?.status !== "RELEASED") {
+    return { result: declined, amountMinor: 0 };
+  }
   if (onHold(run)) await passHolds(run);
   if (run.cancellation !== null) return null;
   const f = recorder.fulfillment(fulfillmentId);
   if (f === undefined) return null;
   const { submission } = run.input;
-  return activities.authorizePayment({
+  const amountMinor = f.amounts.totalMinor;
+  const result = await activities.authorizePayment({
     orderId,
     fulfillmentId,
     customerId: submission.customerId,
     currencyCode: submission.currencyCode,
-    amountMinor: f.amounts.totalMinor,
+    amountMinor,
     fraudReviewHoldId: hold.holdId,
   });
+  return { result, amountMinor };
 }
 
 /** An order that ends releases the holds still active (they stop nothing any more). */

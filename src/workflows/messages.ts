@@ -69,6 +69,8 @@ export const WorkflowFailureType = {
   NotEditable: "ORDER_NOT_EDITABLE",
   /** UpdateShippingAddress once a fulfillment is booked with the courier (details: the fulfillment ids). */
   AlreadyBooked: "FULFILLMENT_ALREADY_BOOKED",
+  /** CancelOrderItems asking for quantities that are booked, ended, or not in the order. */
+  ItemsNotCancellable: "ITEMS_NOT_CANCELLABLE",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -130,4 +132,19 @@ export interface UpdateShippingAddressRequest {
  */
 export const updateShippingAddressUpdate = defineUpdate<Order, [UpdateShippingAddressRequest]>(
   "updateShippingAddress",
+);
+
+export interface CancelOrderItemsRequest {
+  items: { sku: string; quantity: number }[];
+  expectedVersion: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/**
+ * Cancels quantities of lines not yet booked with the courier; replies with
+ * the order once the stock is released and the change stored.
+ */
+export const cancelOrderItemsUpdate = defineUpdate<Order, [CancelOrderItemsRequest]>(
+  "cancelOrderItems",
 );

@@ -5,6 +5,7 @@ import type { Fulfillment } from "../domain/order.js";
 import { canCancel } from "../domain/status-rules.js";
 import { installEditHandlers } from "./edits.js";
 import { installHoldHandlers } from "./holds.js";
+import { installItemCancellationHandler } from "./item-cancellation.js";
 import {
   type CancelOrderRequest,
   cancelOrderUpdate,
@@ -28,6 +29,7 @@ export function installOrderHandlers(run: OrderRun): void {
   setHandler(getOrderQuery, () => recorder.order);
   installHoldHandlers(run);
   installEditHandlers(run);
+  installItemCancellationHandler(run);
 
   setHandler(
     cancelOrderUpdate,

@@ -8,14 +8,13 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HoldType } from "../../gen/oms/v1/order_operations_pb.js";
-import { type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
+import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
-import { orderWorkflowId } from "../../src/domain/ids.js";
 import { ledgerByFulfillment } from "../chaos/observe.js";
 import { failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
+import { bookedShipments, finishedOrder, recordHistories, waitForOrder } from "../support/watch.js";
 
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
 
@@ -35,10 +34,6 @@ describe("UpdateShippingAddress, end to end", () => {
   afterAll(() => sys?.stop());
   afterEach(() => sys?.refs.faults.clear());
 
-  const finished = async (orderId: string) => {
-    await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
-    return (await sys.grpc.getOrder({ orderId })).order as Order;
-  };
   const bookedAddresses = (orderId: string) =>
     sys.refs.shipping.list({ orderId }).map((s) => s.address.line1);
 
@@ -88,7 +83,7 @@ describe("UpdateShippingAddress, end to end", () => {
         await sys.shipments.reportShipmentEvent({ shipmentId, event });
       }
     }
-    const done = await finished(req.orderId);
+    const done = await finishedOrder(sys, req.orderId);
     expect(done.status).toBe(OrderStatus.COMPLETED);
     const history = (await sys.grpc.getOrderHistory({ orderId: req.orderId })).events;
     expect(history.map((e) => e.reason)).toContain(
@@ -128,7 +123,7 @@ describe("UpdateShippingAddress, end to end", () => {
         expect(addresses).toEqual(["12 Analytical Row", "12 Analytical Row"]);
       }
       await sys.grpc.cancelOrder({ orderId: req.orderId, reason: "done" });
-      await finished(req.orderId);
+      await finishedOrder(sys, req.orderId);
     }
   });
 });

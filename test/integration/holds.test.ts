@@ -12,18 +12,22 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HoldExpiryAction, HoldStatus, HoldType } from "../../gen/oms/v1/order_operations_pb.js";
 import {
   FulfillmentStatus,
-  type Order,
   OrderStatus,
   PaymentStatus,
   ShipmentStatus,
 } from "../../gen/oms/v1/order_pb.js";
-import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import { ledgerByFulfillment } from "../chaos/observe.js";
 import { failure } from "../support/failure.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
+import {
+  bookedShipments,
+  finishedOrder,
+  recordHistories,
+  shipAndDeliverAll,
+  waitForOrder,
+} from "../support/watch.js";
 
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0]?.reason;
 
@@ -43,19 +47,6 @@ describe("holds, end to end", () => {
   afterAll(() => sys?.stop());
   afterEach(() => sys?.refs.faults.clear());
 
-  const finished = async (orderId: string) => {
-    await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
-    return (await sys.grpc.getOrder({ orderId })).order as Order;
-  };
-  const shipAndDeliver = async (orderId: string, count: number) => {
-    const shipments = await bookedShipments(sys, orderId, count);
-    for (const event of [ShipmentEvent.DISPATCHED, ShipmentEvent.DELIVERED]) {
-      for (const shipmentId of shipments) {
-        await sys.shipments.reportShipmentEvent({ shipmentId, event });
-      }
-    }
-    return finished(orderId);
-  };
   /** The activity types the order's workflow has scheduled so far. */
   const scheduled = async (orderId: string) => {
     const history = await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
@@ -102,7 +93,7 @@ describe("holds, end to end", () => {
     await sys.grpc.releaseHold({ orderId: req.orderId, holdId: "hold-1", reason: "fine" });
     await sys.grpc.releaseHold({ orderId: req.orderId, holdId: "hold-2", reason: "fine" });
     expect(await listed({ onHold: true })).toEqual([]);
-    const done = await shipAndDeliver(req.orderId, 2);
+    const done = await shipAndDeliverAll(sys, req.orderId, 2);
     expect(done.status).toBe(OrderStatus.COMPLETED);
     expect(done.holds.map((h) => [h.holdId, h.status, h.releasedBy !== ""])).toEqual([
       ["hold-1", HoldStatus.RELEASED, true],
@@ -142,7 +133,7 @@ describe("holds, end to end", () => {
     await sys.grpc.releaseHold({ orderId: req.orderId, holdId: "hold-2" });
     await bookedShipments(sys, req.orderId, 2);
     await sys.grpc.cancelOrder({ orderId: req.orderId, reason: "done" });
-    const done = await finished(req.orderId);
+    const done = await finishedOrder(sys, req.orderId);
     expect(done.status).toBe(OrderStatus.CANCELLED);
     expect(Object.values(ledgerByFulfillment(sys, req.orderId))).toEqual([
       ["AUTHORIZE", "VOID"],
@@ -158,7 +149,7 @@ describe("holds, end to end", () => {
       type: HoldType.PAYMENT_REVIEW,
       reason: "amount unusual",
     });
-    const done = await finished(req.orderId);
+    const done = await finishedOrder(sys, req.orderId);
     expect(done.status).toBe(OrderStatus.CANCELLED);
     expect(done.holds[0]?.status).toBe(HoldStatus.EXPIRED);
     expect(done.cancellation?.description).toBe(
@@ -192,7 +183,7 @@ describe("holds, end to end", () => {
       holdId: "hold-1",
       reason: "customer verified by phone",
     });
-    const done = await shipAndDeliver(req.orderId, 2);
+    const done = await shipAndDeliverAll(sys, req.orderId, 2);
     expect(done.status).toBe(OrderStatus.COMPLETED);
     expect(done.fulfillments.every((f) => f.status === FulfillmentStatus.DELIVERED)).toBe(true);
     expect(done.fulfillments.every((f) => f.shipment?.status === ShipmentStatus.DELIVERED)).toBe(
@@ -222,7 +213,7 @@ describe("holds, end to end", () => {
     expect(missing.code).toBe(Code.NotFound);
 
     await sys.grpc.cancelOrder({ orderId: req.orderId, reason: "done" });
-    await finished(req.orderId);
+    await finishedOrder(sys, req.orderId);
     const ended = await failure(
       sys.grpc.placeHold({ orderId: req.orderId, type: HoldType.MANUAL }),
     );

@@ -4,7 +4,6 @@
  * refused once a booking is recorded or in flight (naming the fulfillments),
  * refused for a stale expected_version.
  */
-import { WorkflowUpdateFailedError } from "@temporalio/client";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Address } from "../../src/domain/order.js";
@@ -19,6 +18,7 @@ import {
   gatedMocks,
   ONE_WAREHOUSE,
   type OrderHandle,
+  refusal,
   shipAndDeliver,
   startTimeSkippingEnvironment,
   withOrder,
@@ -38,23 +38,6 @@ const move = (handle: OrderHandle, expectedVersion = 0) =>
   handle.executeUpdate(updateShippingAddressUpdate, {
     args: [{ address: NEW_ADDRESS, expectedVersion, reason: "moved", requestedBy: "customer" }],
   });
-
-/** The refusal's failure type and the metadata it carries. */
-async function refusal(call: Promise<unknown>) {
-  const err = await call.then(
-    () => {
-      throw new Error("expected the Update to be refused");
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  const cause = (err as WorkflowUpdateFailedError).cause as {
-    type?: string;
-    message: string;
-    details?: unknown[];
-  };
-  return { type: cause.type, message: cause.message, metadata: cause.details?.[0] };
-}
 
 describe("UpdateShippingAddress in the order workflow (virtual time, mocked activities)", () => {
   let env: TestWorkflowEnvironment;

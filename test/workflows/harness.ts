@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Context } from "@temporalio/activity";
-import type { WorkflowHandle } from "@temporalio/client";
+import { type WorkflowHandle, WorkflowUpdateFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker } from "@temporalio/worker";
@@ -387,4 +387,21 @@ export function expectConsistentSnapshots(mocks: Mocks, result: Order): void {
   expect(new Set(ids).size).toBe(ids.length);
   expect(snapshots.at(-1)?.order).toEqual(result);
   expect(result.version).toBe(snapshots.length + 1);
+}
+
+/** The refusal's failure type and the metadata it carries. */
+export async function refusal(call: Promise<unknown>) {
+  const err = await call.then(
+    () => {
+      throw new Error("expected the Update to be refused");
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause as {
+    type?: string;
+    message: string;
+    details?: unknown[];
+  };
+  return { type: cause.type, message: cause.message, metadata: cause.details?.[0] };
 }

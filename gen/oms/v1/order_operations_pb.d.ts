@@ -105,6 +105,33 @@ export declare type Hold = Message<"oms.v1.Hold"> & {
 export declare const HoldSchema: GenMessage<Hold>;
 
 /**
+ * A quantity of one SKU of an order.
+ *
+ * @generated from message oms.v1.ItemQuantity
+ */
+export declare type ItemQuantity = Message<"oms.v1.ItemQuantity"> & {
+  /**
+   * Stock keeping unit, as in the order's lines.
+   *
+   * @generated from field: string sku = 1;
+   */
+  sku: string;
+
+  /**
+   * How many units; at least 1.
+   *
+   * @generated from field: int32 quantity = 2;
+   */
+  quantity: number;
+};
+
+/**
+ * Describes the message oms.v1.ItemQuantity.
+ * Use `create(ItemQuantitySchema)` to create a new message.
+ */
+export declare const ItemQuantitySchema: GenMessage<ItemQuantity>;
+
+/**
  * The kind of a hold; each has its own deadline and expiry action.
  *
  * @generated from enum oms.v1.HoldType

@@ -5,7 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
-import type { Hold, HoldType } from "./order_operations_pb.js";
+import type { Hold, HoldType, ItemQuantity } from "./order_operations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -624,6 +624,67 @@ export declare type UpdateShippingAddressResponse = Message<"oms.v1.UpdateShippi
 export declare const UpdateShippingAddressResponseSchema: GenMessage<UpdateShippingAddressResponse>;
 
 /**
+ * Which quantities of which lines to cancel.
+ *
+ * @generated from message oms.v1.CancelOrderItemsRequest
+ */
+export declare type CancelOrderItemsRequest = Message<"oms.v1.CancelOrderItemsRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * SKUs and how many units of each to cancel; each SKU at most once.
+   *
+   * @generated from field: repeated oms.v1.ItemQuantity items = 2;
+   */
+  items: ItemQuantity[];
+
+  /**
+   * The order version the caller read (Order.version); 0: no check.
+   *
+   * @generated from field: int64 expected_version = 3;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Why (free text, kept in the timeline).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.CancelOrderItemsRequest.
+ * Use `create(CancelOrderItemsRequestSchema)` to create a new message.
+ */
+export declare const CancelOrderItemsRequestSchema: GenMessage<CancelOrderItemsRequest>;
+
+/**
+ * The order after the cancellation of the items.
+ *
+ * @generated from message oms.v1.CancelOrderItemsResponse
+ */
+export declare type CancelOrderItemsResponse = Message<"oms.v1.CancelOrderItemsResponse"> & {
+  /**
+   * The order as it is after the cancellation was recorded and its stock released.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.CancelOrderItemsResponse.
+ * Use `create(CancelOrderItemsResponseSchema)` to create a new message.
+ */
+export declare const CancelOrderItemsResponseSchema: GenMessage<CancelOrderItemsResponse>;
+
+/**
  * What to do with an order some of whose lines cannot be supplied.
  *
  * @generated from enum oms.v1.Resolution
@@ -774,6 +835,21 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof UpdateShippingAddressRequestSchema;
     output: typeof UpdateShippingAddressResponseSchema;
+  },
+  /**
+   * Cancel quantities of lines that are not yet booked with a courier: their
+   * stock is released, the fulfillments re-priced (the capture at dispatch
+   * takes only the new total), a fulfillment left empty is cancelled with
+   * compensation; the rest of the order carries on. Quantities in booked or
+   * dispatched fulfillments: FAILED_PRECONDITION. A stale expected_version
+   * is ABORTED.
+   *
+   * @generated from rpc oms.v1.OrderService.CancelOrderItems
+   */
+  cancelOrderItems: {
+    methodKind: "unary";
+    input: typeof CancelOrderItemsRequestSchema;
+    output: typeof CancelOrderItemsResponseSchema;
   },
 }>;
 
