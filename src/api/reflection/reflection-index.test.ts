@@ -54,6 +54,7 @@ describe("createReflectionIndex", () => {
       "google/protobuf/field_mask.proto",
       "google/protobuf/timestamp.proto",
       "oms/v1/order.proto",
+      "oms/v1/order_operations.proto",
       "oms/v1/order_service.proto",
     ]);
     expect(index.fileNames).toEqual([...names].sort());
@@ -64,6 +65,7 @@ describe("createReflectionIndex", () => {
     expect(file?.dependency).toEqual([
       "buf/validate/validate.proto",
       "google/protobuf/timestamp.proto",
+      "oms/v1/order_operations.proto",
     ]);
     expect(file?.messageType.map((m) => m.name)).toContain("Order");
   });
