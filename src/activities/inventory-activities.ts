@@ -47,14 +47,23 @@ export function createInventoryActivities(clients: Pick<DownstreamClients, "inve
     },
 
     /** Releases what the order holds (in one warehouse, or everywhere); idempotent. */
-    async releaseInventory(input: { orderId: string; warehouseId?: string }): Promise<void> {
+    async releaseInventory(input: {
+      orderId: string;
+      warehouseId?: string;
+      /** Only these quantities of the warehouse's share, under their own key (an item cancellation). */
+      partial?: { cancellationId: string; lines: { sku: string; quantity: number }[] };
+    }): Promise<void> {
       const scope = input.warehouseId ?? "all";
+      const key = input.partial
+        ? `${input.orderId}:release:${scope}:${input.partial.cancellationId}`
+        : `${input.orderId}:release:${scope}`;
       await callDownstream("inventory", (opts) =>
         clients.inventory.release(
           {
-            idempotencyKey: `${input.orderId}:release:${scope}`,
+            idempotencyKey: key,
             orderId: input.orderId,
             warehouseId: input.warehouseId ?? "",
+            lines: input.partial?.lines ?? [],
           },
           opts,
         ),

@@ -8,11 +8,26 @@ export interface AuthorizeInput {
   customerId: string;
   currencyCode: string;
   amountMinor: number;
+  /**
+   * Set when the order's FRAUD_REVIEW hold with this id was released: the
+   * authorization is asked again under its own idempotency key, with the
+   * review's approval (the spending limit is not checked).
+   */
+  fraudReviewHoldId?: string;
 }
 
 export type AuthorizeResult =
   | { approved: true; authorizationId: string }
-  | { approved: false; authorizationId: string; declineReason: string };
+  | {
+      approved: false;
+      authorizationId: string;
+      declineReason: string;
+      /** Why, as a code (absent in results recorded before it existed). */
+      declineCode?: DeclineCode;
+    };
+
+/** The payment service's decline reasons the order workflow tells apart. */
+export type DeclineCode = "CARD_DECLINED" | "SPENDING_LIMIT_EXCEEDED" | "UNSPECIFIED";
 
 /**
  * Money movement. Every call carries a key derived from the fulfillment and
@@ -27,12 +42,15 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       const res = await callDownstream("payments", (opts) =>
         clients.payments.authorize(
           {
-            idempotencyKey: key(input.fulfillmentId, "authorize"),
+            idempotencyKey: input.fraudReviewHoldId
+              ? key(input.fulfillmentId, `authorize:${input.fraudReviewHoldId}`)
+              : key(input.fulfillmentId, "authorize"),
             customerId: input.customerId,
             orderId: input.orderId,
             fulfillmentId: input.fulfillmentId,
             amountMinor: BigInt(input.amountMinor),
             currencyCode: input.currencyCode,
+            fraudReviewApproved: input.fraudReviewHoldId !== undefined,
           },
           opts,
         ),
@@ -42,7 +60,18 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       }
       const reason =
         res.declineMessage || DeclineReason[res.declineReason].toLowerCase().replaceAll("_", " ");
-      return { approved: false, authorizationId: res.authorizationId, declineReason: reason };
+      const declineCode: DeclineCode =
+        res.declineReason === DeclineReason.SPENDING_LIMIT_EXCEEDED
+          ? "SPENDING_LIMIT_EXCEEDED"
+          : res.declineReason === DeclineReason.CARD_DECLINED
+            ? "CARD_DECLINED"
+            : "UNSPECIFIED";
+      return {
+        approved: false,
+        authorizationId: res.authorizationId,
+        declineReason: reason,
+        declineCode,
+      };
     },
 
     async capturePayment(input: {

@@ -12,6 +12,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_de
 import {
   DependencyUnavailableError,
   DomainError,
+  HoldNotFoundError,
   InvalidFieldError,
   LimitExceededError,
   OrderConflictError,
@@ -20,6 +21,7 @@ import {
   ReturnNotFoundError,
   ShipmentNotFoundError,
   upperSnake,
+  VersionMismatchError,
 } from "../domain/errors.js";
 
 /** google.rpc.ErrorInfo.domain of every error this service raises. */
@@ -30,13 +32,15 @@ function codeOf(err: DomainError): Code {
   if (
     err instanceof OrderNotFoundError ||
     err instanceof ShipmentNotFoundError ||
-    err instanceof ReturnNotFoundError
+    err instanceof ReturnNotFoundError ||
+    err instanceof HoldNotFoundError
   )
     return Code.NotFound;
   if (err instanceof InvalidFieldError) return Code.InvalidArgument;
   if (err instanceof LimitExceededError) return Code.ResourceExhausted;
   if (err instanceof OrderConflictError) return Code.AlreadyExists;
   if (err instanceof OrderStateError) return Code.FailedPrecondition;
+  if (err instanceof VersionMismatchError) return Code.Aborted;
   if (err instanceof DependencyUnavailableError) return Code.Unavailable;
   return Code.Internal;
 }

@@ -38,6 +38,7 @@ import {
 } from "../../gen/oms/v1/returns_pb.js";
 import type * as domain from "../domain/order.js";
 import type { OrderReturn } from "../domain/returns.js";
+import { holdToProto } from "./operations-mapping.js";
 
 export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
   return {
@@ -45,8 +46,7 @@ export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmis
     customerId: req.customerId,
     currencyCode: req.currencyCode,
     items: req.items.map(lineItemFromProto),
-    // Validation guarantees the address is present.
-    shippingAddress: addressFromProto(req.shippingAddress as AddressMsg),
+    shippingAddress: addressFromProto(req.shippingAddress),
   };
 }
 
@@ -55,7 +55,9 @@ function lineItemFromProto(item: LineItemMsg): domain.LineItem {
   return { sku: item.sku, quantity: item.quantity, unitPriceMinor: Number(item.unitPriceMinor) };
 }
 
-function addressFromProto(a: AddressMsg): domain.Address {
+/** The request's address; validation guarantees it is present. */
+export function addressFromProto(a: AddressMsg | undefined): domain.Address {
+  if (a === undefined) throw new Error("address missing after validation");
   return {
     name: a.name,
     line1: a.line1,
@@ -116,6 +118,7 @@ export function orderToProto(order: domain.Order): OrderMsg {
     createTime: timestamp(order.createTime),
     updateTime: timestamp(order.updateTime),
     returns: (order.returns ?? []).map(returnToProto),
+    holds: (order.holds ?? []).map(holdToProto),
   });
 }
 
@@ -166,7 +169,7 @@ function amountsToProto(a: domain.Amounts) {
 }
 
 /** Empty string (not yet happened) → unset. */
-function timestamp(iso: string): Timestamp | undefined {
+export function timestamp(iso: string): Timestamp | undefined {
   return iso === "" ? undefined : timestampFromDate(new Date(iso));
 }
 

@@ -2,14 +2,18 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { StreamOrderEventsResponseSchema } from "../../gen/oms/v1/order_events_pb.js";
 import {
+  CancelOrderItemsResponseSchema,
   CancelOrderResponseSchema,
   GetOrderHistoryResponseSchema,
   GetOrderResponseSchema,
   ListOrdersResponseSchema,
   type OrderService,
+  PlaceHoldResponseSchema,
+  ReleaseHoldResponseSchema,
   Resolution,
   ResolveUnavailableItemsResponseSchema,
   SubmitOrderResponseSchema,
+  UpdateShippingAddressResponseSchema,
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
 import {
@@ -22,11 +26,13 @@ import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
 import type { ReturnCommands } from "../temporal/return-commands.js";
 import {
+  addressFromProto,
   orderStatusesFromProto,
   orderToProto,
   submissionFromProto,
   timelineEntryToProto,
 } from "./mapping.js";
+import { holdToProto, holdTypeFromProto, holdTypesFromProto } from "./operations-mapping.js";
 import { principalOf } from "./principal.js";
 import type { createOrderEventStreamer } from "./stream-order-events.js";
 import type { createOrderWatcher } from "./watch-order.js";
@@ -84,6 +90,8 @@ export function createOrderServiceHandlers(
           statuses: orderStatusesFromProto(req.statuses),
           pageSize: req.pageSize,
           pageToken: req.pageToken || undefined,
+          holdTypes: holdTypesFromProto(req.holdTypes),
+          onHold: req.onHold,
         });
         return create(ListOrdersResponseSchema, {
           orders: page.orders.map(orderToProto),
@@ -139,6 +147,61 @@ export function createOrderServiceHandlers(
       for await (const event of deps.streamEvents(after, req.orderId, ctx.signal)) {
         yield create(StreamOrderEventsResponseSchema, { event: orderChangeEventToProto(event) });
       }
+    },
+
+    // Order operations
+
+    async placeHold(req, ctx) {
+      const { order, hold } = await commands.placeHold(
+        req.orderId,
+        holdTypeFromProto(req.type),
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(PlaceHoldResponseSchema, {
+        order: orderToProto(order),
+        hold: holdToProto(hold),
+      });
+    },
+
+    async releaseHold(req, ctx) {
+      const order = await commands.releaseHold(
+        req.orderId,
+        req.holdId,
+        req.reason,
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(ReleaseHoldResponseSchema, { order: orderToProto(order) });
+    },
+
+    async updateShippingAddress(req, ctx) {
+      const order = await commands.updateShippingAddress(
+        req.orderId,
+        {
+          address: addressFromProto(req.shippingAddress),
+          expectedVersion: Number(req.expectedVersion),
+          reason: req.reason,
+        },
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(UpdateShippingAddressResponseSchema, { order: orderToProto(order) });
+    },
+
+    async cancelOrderItems(req, ctx) {
+      const order = await commands.cancelOrderItems(
+        req.orderId,
+        {
+          items: req.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+          expectedVersion: Number(req.expectedVersion),
+          reason: req.reason,
+        },
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(CancelOrderItemsResponseSchema, { order: orderToProto(order) });
     },
   };
 }

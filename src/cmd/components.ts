@@ -97,6 +97,7 @@ export async function startApi(
     taskQueue: config.temporal.taskQueue,
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
+    holdPolicy: config.workflow.holdPolicy,
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();

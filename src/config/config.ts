@@ -1,4 +1,11 @@
 import path from "node:path";
+import {
+  DEFAULT_HOLD_POLICY,
+  HOLD_EXPIRY_ACTIONS,
+  HOLD_TYPES,
+  type HoldExpiryAction,
+  type HoldPolicy,
+} from "../domain/holds.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
 
 /**
@@ -74,6 +81,8 @@ export interface Config {
     customerActionTimeoutMs: number;
     /** Orders a worker keeps in memory between their workflow tasks (the sticky cache). */
     maxCachedWorkflows: number;
+    /** Deadlines and expiry actions of holds per type, and the automatic fraud review. */
+    holdPolicy: HoldPolicy;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -226,6 +235,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         30 * 24 * 3_600_000,
       ),
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
+      holdPolicy: readHoldPolicy(read),
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
@@ -276,6 +286,42 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * OMS_HOLD_<TYPE>_TIMEOUT_MS and OMS_HOLD_<TYPE>_ON_EXPIRY (release | cancel)
+ * per hold type, and OMS_HOLD_FRAUD_REVIEW_ON_SPENDING_LIMIT.
+ */
+function readHoldPolicy(read: ReturnType<typeof createReader>): HoldPolicy {
+  const rules = Object.fromEntries(
+    HOLD_TYPES.map((type) => {
+      const fallback = DEFAULT_HOLD_POLICY[type];
+      const onExpiry = read.oneOf(
+        `OMS_HOLD_${type}_ON_EXPIRY`,
+        fallback.onExpiry.toLowerCase(),
+        HOLD_EXPIRY_ACTIONS.map((a) => a.toLowerCase()),
+      );
+      return [
+        type,
+        {
+          timeoutMs: read.int(
+            `OMS_HOLD_${type}_TIMEOUT_MS`,
+            fallback.timeoutMs,
+            1,
+            30 * 24 * 3_600_000,
+          ),
+          onExpiry: onExpiry.toUpperCase() as HoldExpiryAction,
+        },
+      ];
+    }),
+  ) as Omit<HoldPolicy, "fraudReviewOnSpendingLimit">;
+  return {
+    ...rules,
+    fraudReviewOnSpendingLimit: read.bool(
+      "OMS_HOLD_FRAUD_REVIEW_ON_SPENDING_LIMIT",
+      DEFAULT_HOLD_POLICY.fraudReviewOnSpendingLimit,
+    ),
+  };
 }
 
 /** A catalog file (the shape of the reference inventory's catalog.json), read and checked now. */

@@ -66,6 +66,19 @@ export class ReturnNotFoundError extends DomainError {
   }
 }
 
+/** ReleaseHold with a hold id the order does not have. */
+export class HoldNotFoundError extends DomainError {
+  readonly reason = "HOLD_NOT_FOUND";
+  constructor(orderId: string, holdId: string) {
+    super(`order "${orderId}" has no hold "${holdId}"`, { order_id: orderId, hold_id: holdId });
+  }
+}
+
+/** An edit made against a version the order has moved past; read it again and retry. */
+export class VersionMismatchError extends DomainError {
+  readonly reason = "ORDER_VERSION_MISMATCH";
+}
+
 /** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */
 export class InvalidFieldError extends DomainError {
   readonly reason = "INVALID_REQUEST";

@@ -38,8 +38,15 @@ export function newFulfillment(
   };
 }
 
-/** The payment service approved the invoice total. */
-export function authorized(f: Fulfillment, authorizationId: string): Fulfillment {
+/**
+ * The payment service approved the amount asked for: the invoice total when
+ * it was asked (items cancelled meanwhile make the total lower than that).
+ */
+export function authorized(
+  f: Fulfillment,
+  authorizationId: string,
+  amountMinor: number = f.amounts.totalMinor,
+): Fulfillment {
   return {
     ...f,
     status: "AUTHORIZED",
@@ -47,7 +54,7 @@ export function authorized(f: Fulfillment, authorizationId: string): Fulfillment
       ...f.payment,
       status: "AUTHORIZED",
       authorizationId,
-      authorizedMinor: f.amounts.totalMinor,
+      authorizedMinor: amountMinor,
     },
   };
 }
@@ -80,11 +87,20 @@ export function dispatched(f: Fulfillment, at: string): Fulfillment {
   };
 }
 
-/** The authorized amount was captured (at dispatch). */
+/**
+ * What the capture at dispatch takes: the invoice total, which is the
+ * authorized amount unless items were cancelled after the authorization
+ * (then less; the rest of the authorization is never captured).
+ */
+export function captureAmount(f: Fulfillment): number {
+  return Math.min(f.amounts.totalMinor, f.payment.authorizedMinor);
+}
+
+/** The capture amount was captured (at dispatch). */
 export function captured(f: Fulfillment): Fulfillment {
   return {
     ...f,
-    payment: { ...f.payment, status: "CAPTURED", capturedMinor: f.payment.authorizedMinor },
+    payment: { ...f.payment, status: "CAPTURED", capturedMinor: captureAmount(f) },
   };
 }
 

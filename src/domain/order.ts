@@ -1,3 +1,4 @@
+import type { Hold } from "./holds.js";
 import type { OrderReturn } from "./returns.js";
 
 /**
@@ -140,6 +141,8 @@ export interface Order extends OrderSubmission {
   updateTime: string;
   /** Returns of delivered items (absent on orders stored before returns existed). */
   returns?: OrderReturn[];
+  /** Every hold placed, oldest first; absent on orders stored before holds existed. */
+  holds?: Hold[];
 }
 
 /** One business transition of an order, as GetOrderHistory shows it. */

@@ -7,6 +7,7 @@
 
 import { randomUUID } from "node:crypto";
 import { type CompiledQuery, type Kysely, type QueryResult, type Selectable, sql } from "kysely";
+import { activeHolds } from "../domain/holds.js";
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 import { type OrderChangeEvent, summarizeChange } from "../domain/order-events.js";
 import { createPageTokenCodec, type PageFilter } from "./page-token.js";
@@ -57,6 +58,12 @@ function inBatches<T>(rows: readonly T[]): T[][] {
   return batches;
 }
 
+/** The active_holds column: the active holds' types, sorted and deduplicated, as "|A|B|". */
+function activeHoldsColumn(order: Order): string {
+  const types = [...new Set(activeHolds(order).map((h) => h.type))].sort();
+  return types.length === 0 ? "" : `|${types.join("|")}|`;
+}
+
 /** Plain code-unit order of ids: the same lock order for every writer. */
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -97,6 +104,7 @@ export function createKyselyOrderStore(
         update_time: sortableTime(order.updateTime, "updateTime", order.orderId),
         version: order.version,
         snapshot: JSON.stringify(order),
+        active_holds: activeHoldsColumn(order),
       };
       // Ascending sequence order makes concurrent writers of one order take
       // the same row locks in the same order on PostgreSQL (no deadlocks).
@@ -130,6 +138,7 @@ export function createKyselyOrderStore(
               update_time: eb.ref("excluded.update_time"),
               version: eb.ref("excluded.version"),
               snapshot: eb.ref("excluded.snapshot"),
+              active_holds: eb.ref("excluded.active_holds"),
             }))
             .whereRef("orders.version", "<", "excluded.version"),
         )
@@ -313,6 +322,8 @@ export function createKyselyOrderStore(
       const filter: PageFilter = {
         customerId: query.customerId ?? "",
         statuses: query.statuses ?? [],
+        holdTypes: query.holdTypes ?? [],
+        onHold: query.onHold ?? false,
       };
       const after = query.pageToken ? tokens.decode(query.pageToken, filter) : undefined;
 
@@ -320,6 +331,13 @@ export function createKyselyOrderStore(
       if (query.customerId) select = select.where("customer_id", "=", query.customerId);
       if (query.statuses !== undefined && query.statuses.length > 0) {
         select = select.where("status", "in", [...query.statuses]);
+      }
+      if (query.onHold) select = select.where("active_holds", "<>", "");
+      const holdTypes = query.holdTypes ?? [];
+      if (holdTypes.length > 0) {
+        select = select.where(({ or, eb }) =>
+          or(holdTypes.map((type) => eb("active_holds", "like", `%|${type}|%`))),
+        );
       }
       if (after !== undefined) {
         // Keyset: strictly after the previous page's last row in sort order.

@@ -9,6 +9,7 @@
  */
 
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type { HoldType } from "../domain/holds.js";
 import type { OrderStatus } from "../domain/order.js";
 import { InvalidPageTokenError } from "./store.js";
 
@@ -23,6 +24,8 @@ export interface PageCursor {
 export interface PageFilter {
   customerId?: string;
   statuses?: readonly OrderStatus[];
+  holdTypes?: readonly HoldType[];
+  onHold?: boolean;
 }
 
 /** Encodes and verifies page tokens with one secret. */
@@ -108,5 +111,15 @@ export function checkPageTokenSecret(secret: string | Uint8Array): void {
 /** A canonical string of the filters: order and duplicates of statuses do not matter. */
 function filterKey(filter: PageFilter): string {
   const statuses = [...new Set(filter.statuses ?? [])].sort();
-  return JSON.stringify({ c: filter.customerId ?? "", s: statuses });
+  const holdTypes = [...new Set(filter.holdTypes ?? [])].sort();
+  // Tokens issued before the hold filters existed keep verifying without them.
+  if (holdTypes.length === 0 && !filter.onHold) {
+    return JSON.stringify({ c: filter.customerId ?? "", s: statuses });
+  }
+  return JSON.stringify({
+    c: filter.customerId ?? "",
+    s: statuses,
+    h: holdTypes,
+    o: !!filter.onHold,
+  });
 }

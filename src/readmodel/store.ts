@@ -5,6 +5,7 @@
  * scaled-out deployments; both pass the same contract test suite.
  */
 
+import type { HoldType } from "../domain/holds.js";
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 import type { OrderChangeEvent } from "../domain/order-events.js";
 
@@ -91,6 +92,10 @@ export interface ListOrdersQuery {
   customerId?: string;
   /** Only orders in one of these statuses; empty or absent means any status. */
   statuses?: readonly OrderStatus[];
+  /** Only orders with an active hold of one of these types; empty or absent means no such filter. */
+  holdTypes?: readonly HoldType[];
+  /** Only orders with at least one active hold. */
+  onHold?: boolean;
   /** 0 means {@link DEFAULT_PAGE_SIZE}; above {@link MAX_PAGE_SIZE} is clamped; negative throws. */
   pageSize: number;
   /** `nextPageToken` of the previous page, issued for the same filters; empty for the first page. */

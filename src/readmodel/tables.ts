@@ -25,6 +25,11 @@ export interface OrdersTable {
   version: BigintColumn;
   /** The whole `Order` as JSON: text on SQLite (a string when read), jsonb on PostgreSQL (parsed when read). */
   snapshot: ColumnType<unknown, string, string>;
+  /**
+   * The types of the order's active holds, sorted, as "|FRAUD_REVIEW|MANUAL|";
+   * '' when it has none. Added by migration 0004.
+   */
+  active_holds: ColumnType<string, string | undefined, string>;
 }
 
 /** One row per timeline entry; (order_id, sequence) is the primary key. */

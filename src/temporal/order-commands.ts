@@ -7,30 +7,38 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
+import type { ItemQuantity } from "../domain/edits.js";
 import {
   DependencyUnavailableError,
   DomainError,
+  HoldNotFoundError,
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
   ShipmentNotFoundError,
+  VersionMismatchError,
 } from "../domain/errors.js";
 import { submissionFingerprint } from "../domain/fingerprint.js";
 import { shipmentReached } from "../domain/fulfillment.js";
+import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
-import type { Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
+import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 import { returnLabelOf } from "../domain/returns.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
+  cancelOrderItemsUpdate,
   cancelOrderUpdate,
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
+  placeHoldUpdate,
   type Resolution,
+  releaseHoldUpdate,
   reportShipmentEventUpdate,
   resolveUnavailableItemsUpdate,
   type ShipmentEvent,
+  updateShippingAddressUpdate,
   WorkflowFailureType,
 } from "../workflows/messages.js";
 
@@ -55,6 +63,32 @@ export interface OrderCommands {
     occurredAt: string,
     signal?: AbortSignal,
   ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
+  placeHold(
+    orderId: string,
+    type: HoldType,
+    reason: string,
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<{ order: Order; hold: Hold }>;
+  releaseHold(
+    orderId: string,
+    holdId: string,
+    reason: string,
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
+  updateShippingAddress(
+    orderId: string,
+    edit: { address: Address; expectedVersion: number; reason: string },
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
+  cancelOrderItems(
+    orderId: string,
+    edit: { items: ItemQuantity[]; expectedVersion: number; reason: string },
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
 }
 
 export interface OrderCommandsOptions {
@@ -63,6 +97,8 @@ export interface OrderCommandsOptions {
   taskQueue: string;
   pricing: PricingPolicy;
   customerActionTimeoutMs: number;
+  /** Deadlines and expiry actions of holds, fixed into each order at submission. */
+  holdPolicy?: HoldPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -95,6 +131,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           submittedBy: principal,
           pricing,
           customerActionTimeoutMs: options.customerActionTimeoutMs,
+          ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {
@@ -156,6 +193,67 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           `order "${orderId}" is ${order.status.toLowerCase()}; it is not waiting for a decision on unavailable items`,
           { order_id: orderId },
         );
+      }),
+
+    placeHold: (orderId, type, reason, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(placeHoldUpdate, {
+            args: [{ type, reason, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        const order = await stored(orderId);
+        throw new OrderStateError(
+          WorkflowFailureType.NotHoldable,
+          `order "${orderId}" is ${order.status.toLowerCase()}; an order that has ended cannot be held`,
+          { order_id: orderId },
+        );
+      }),
+
+    releaseHold: (orderId, holdId, reason, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(releaseHoldUpdate, {
+            args: [{ holdId, reason, requestedBy: principal }],
+          });
+        } catch (err) {
+          if (isRejection(err) && err.cause.type === WorkflowFailureType.HoldNotFound) {
+            throw new HoldNotFoundError(orderId, holdId);
+          }
+          rethrowRejection(err, orderId);
+        }
+        // The order has ended, and released every hold it still had.
+        const order = await stored(orderId);
+        if (!(order.holds ?? []).some((h) => h.holdId === holdId)) {
+          throw new HoldNotFoundError(orderId, holdId);
+        }
+        return order;
+      }),
+
+    updateShippingAddress: (orderId, edit, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(updateShippingAddressUpdate, {
+            args: [{ ...edit, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), "a new shipping address");
+      }),
+
+    cancelOrderItems: (orderId, edit, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(cancelOrderItemsUpdate, {
+            args: [{ ...edit, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), "cancelling items");
       }),
 
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>
@@ -241,14 +339,35 @@ function rejectionMessage(err: WorkflowUpdateFailedError & { cause: ApplicationF
   return err.cause.message;
 }
 
-/** An Update the workflow's validator refused becomes FAILED_PRECONDITION; a closed workflow falls through. */
+/**
+ * An Update the workflow's validator refused becomes FAILED_PRECONDITION (a
+ * stale expected_version: ABORTED), with the metadata the refusal carries;
+ * a closed workflow falls through.
+ */
 export function rethrowRejection(err: unknown, orderId: string): void {
   if (isRejection(err)) {
-    throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, {
+    const details = err.cause.details?.[0];
+    const metadata = {
       order_id: orderId,
-    });
+      ...(typeof details === "object" && details !== null
+        ? (details as Record<string, string>)
+        : {}),
+    };
+    if (err.cause.type === WorkflowFailureType.VersionMismatch) {
+      throw new VersionMismatchError(err.cause.message, metadata);
+    }
+    throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, metadata);
   }
   if (!(err instanceof WorkflowNotFoundError)) throw err;
+}
+
+/** An edit of an order whose workflow has closed. */
+function notEditable(order: Order, what: string): OrderStateError {
+  return new OrderStateError(
+    WorkflowFailureType.NotEditable,
+    `order "${order.orderId}" is ${order.status.toLowerCase()}; ${what} no longer applies`,
+    { order_id: order.orderId },
+  );
 }
 
 function notCancellable(orderId: string, message: string): OrderStateError {

@@ -3,6 +3,7 @@ import {
   authorized,
   booked,
   bookingCancelled,
+  captureAmount,
   captured,
   compensated,
   declined,
@@ -12,6 +13,8 @@ import {
 } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { activities, compensations } from "./activity-proxies.js";
+import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
+import { isWithdrawn } from "./item-cancellation.js";
 import { courierReportsOf, type OrderRun } from "./order-run.js";
 
 /**
@@ -33,33 +36,52 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     return f;
   };
   const reports = courierReportsOf(run, fulfillmentId);
-  const cancelled = () => run.cancellation !== null;
+  // The order's cancellation, or CancelOrderItems taking every line of this fulfillment.
+  const cancelled = () => run.cancellation !== null || isWithdrawn(run, fulfillmentId);
 
   try {
+    if (onHold(run)) {
+      await passHolds(run, cancelled);
+      if (cancelled())
+        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled on hold");
+    }
     const f = current();
-    const auth = await activities.authorizePayment({
+    let asked = f.amounts.totalMinor;
+    let auth = await activities.authorizePayment({
       orderId,
       fulfillmentId,
       customerId: submission.customerId,
       currencyCode: submission.currencyCode,
-      amountMinor: f.amounts.totalMinor,
+      amountMinor: asked,
     });
+    if (!auth.approved && goesToFraudReview(run, auth)) {
+      const reviewed = await authorizeAfterFraudReview(run, fulfillmentId, auth);
+      if (reviewed === null)
+        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled in fraud review");
+      ({ result: auth, amountMinor: asked } = reviewed);
+    }
     if (!auth.approved) {
       update((x) => declined(x, auth.authorizationId, auth.declineReason));
       await compensations.releaseInventory({ orderId, warehouseId: f.warehouseId });
       return;
     }
-    update((x) => authorized(x, auth.authorizationId));
+    update((x) => authorized(x, auth.authorizationId, asked));
+    if (onHold(run)) await passHolds(run, cancelled);
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 
+    // The address as the order has it now (UpdateShippingAddress may have
+    // changed it); from here on it cannot change for this fulfillment.
+    run.bookingsInFlight.add(fulfillmentId);
     const booking = await activities.bookShipment({
       orderId,
       fulfillmentId,
       warehouseId: f.warehouseId,
-      address: submission.shippingAddress,
-      items: f.items,
+      address: recorder.order.shippingAddress,
+      // As CancelOrderItems may have left them.
+      items: current().items,
     });
+    run.bookingsInFlight.delete(fulfillmentId);
     update((x) => booked(x, booking.shipmentId, booking.courierReference));
 
     await condition(() => cancelled() || reports.dispatchedAt !== "");
@@ -86,7 +108,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     await activities.capturePayment({
       fulfillmentId,
       authorizationId: sent.payment.authorizationId,
-      amountMinor: sent.payment.authorizedMinor,
+      amountMinor: captureAmount(sent),
     });
     update(captured);
 
@@ -97,6 +119,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     // Only a permanent downstream error gets here (transient ones are retried
     // without end): the fulfillment fails and gives back what it holds.
     if (!(err instanceof ActivityFailure)) throw err;
+    run.bookingsInFlight.delete(fulfillmentId);
     const reason = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
     log.warn("fulfillment failed", { fulfillmentId, reason });
     const f = current();

@@ -4,7 +4,8 @@
  * Temporal client side, so both always agree on names and shapes.
  */
 import { defineQuery, defineUpdate } from "@temporalio/workflow";
-import type { Fulfillment, Order, OrderSubmission } from "../domain/order.js";
+import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
+import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
@@ -18,6 +19,8 @@ export interface OrderWorkflowInput {
   pricing: PricingPolicy;
   /** How long the order waits in CUSTOMER_ACTION_REQUIRED before it is cancelled. */
   customerActionTimeoutMs: number;
+  /** Deadlines and expiry actions of holds; absent in orders submitted before holds existed (defaults apply). */
+  holdPolicy?: HoldPolicy;
 }
 
 export interface CancelOrderRequest {
@@ -56,6 +59,18 @@ export const WorkflowFailureType = {
   ShipmentEventOutOfOrder: "SHIPMENT_EVENT_OUT_OF_ORDER",
   /** A courier event for a fulfillment or shipment the order does not have. */
   ShipmentNotFound: "SHIPMENT_NOT_FOUND",
+  /** PlaceHold on an order that has ended. */
+  NotHoldable: "ORDER_NOT_HOLDABLE",
+  /** ReleaseHold with a hold id the order does not have. */
+  HoldNotFound: "HOLD_NOT_FOUND",
+  /** An edit made against a version the order has moved past (expected_version). */
+  VersionMismatch: "ORDER_VERSION_MISMATCH",
+  /** An edit of an order that has ended. */
+  NotEditable: "ORDER_NOT_EDITABLE",
+  /** UpdateShippingAddress once a fulfillment is booked with the courier (details: the fulfillment ids). */
+  AlreadyBooked: "FULFILLMENT_ALREADY_BOOKED",
+  /** CancelOrderItems asking for quantities that are booked, ended, or not in the order. */
+  ItemsNotCancellable: "ITEMS_NOT_CANCELLABLE",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -80,4 +95,56 @@ export const resolveUnavailableItemsUpdate = defineUpdate<Order, [ResolveUnavail
  */
 export const reportShipmentEventUpdate = defineUpdate<Fulfillment, [ShipmentEventReport]>(
   "reportShipmentEvent",
+);
+
+export interface PlaceHoldRequest {
+  type: HoldType;
+  reason: string;
+  /** The authenticated principal asking. */
+  requestedBy: string;
+}
+
+export interface ReleaseHoldRequest {
+  holdId: string;
+  reason: string;
+  requestedBy: string;
+}
+
+/** Puts the order on hold; replies with the order and the hold once stored. */
+export const placeHoldUpdate = defineUpdate<{ order: Order; hold: Hold }, [PlaceHoldRequest]>(
+  "placeHold",
+);
+
+/** Releases one hold; a hold no longer active is left as it is. Replies with the order once stored. */
+export const releaseHoldUpdate = defineUpdate<Order, [ReleaseHoldRequest]>("releaseHold");
+
+export interface UpdateShippingAddressRequest {
+  address: Address;
+  /** The order version the caller edited (0: no check). */
+  expectedVersion: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/**
+ * Changes where the order ships, while no fulfillment is booked with the
+ * courier. Replies with the order once stored.
+ */
+export const updateShippingAddressUpdate = defineUpdate<Order, [UpdateShippingAddressRequest]>(
+  "updateShippingAddress",
+);
+
+export interface CancelOrderItemsRequest {
+  items: { sku: string; quantity: number }[];
+  expectedVersion: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/**
+ * Cancels quantities of lines not yet booked with the courier; replies with
+ * the order once the stock is released and the change stored.
+ */
+export const cancelOrderItemsUpdate = defineUpdate<Order, [CancelOrderItemsRequest]>(
+  "cancelOrderItems",
 );

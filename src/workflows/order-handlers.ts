@@ -3,6 +3,9 @@ import { fulfillmentEnded } from "../domain/completion.js";
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { canCancel } from "../domain/status-rules.js";
+import { installEditHandlers } from "./edits.js";
+import { installHoldHandlers } from "./holds.js";
+import { installItemCancellationHandler } from "./item-cancellation.js";
 import {
   type CancelOrderRequest,
   cancelOrderUpdate,
@@ -24,6 +27,9 @@ export function installOrderHandlers(run: OrderRun): void {
   const { orderId, recorder } = run;
 
   setHandler(getOrderQuery, () => recorder.order);
+  installHoldHandlers(run);
+  installEditHandlers(run);
+  installItemCancellationHandler(run);
 
   setHandler(
     cancelOrderUpdate,

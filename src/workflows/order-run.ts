@@ -26,6 +26,8 @@ export interface OrderRun {
   resolution: Resolution | null;
   /** Courier events per fulfillment id; they may arrive before the booking is recorded. */
   readonly courier: Map<string, CourierReports>;
+  /** Fulfillments whose courier booking has been asked for and not yet recorded. */
+  readonly bookingsInFlight: Set<string>;
 }
 
 export function createOrderRun(input: OrderWorkflowInput): OrderRun {
@@ -40,6 +42,7 @@ export function createOrderRun(input: OrderWorkflowInput): OrderRun {
     cancellation: null,
     resolution: null,
     courier: new Map(),
+    bookingsInFlight: new Set(),
   };
 }
 

@@ -12,6 +12,7 @@ import type { LineItem, Order } from "../domain/order.js";
 import { sumAmounts } from "../domain/pricing.js";
 import { activities, compensations } from "./activity-proxies.js";
 import { fulfill } from "./fulfillment.js";
+import { releaseRemainingHolds } from "./holds.js";
 import type { OrderWorkflowInput } from "./messages.js";
 import { installOrderHandlers } from "./order-handlers.js";
 import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.js";
@@ -154,6 +155,7 @@ async function cancelBeforeProcessing(run: OrderRun, reason: string): Promise<vo
 
 /** The order has ended: everything is stored and every Update has had its reply. */
 export async function end(run: OrderRun): Promise<Order> {
+  releaseRemainingHolds(run);
   await run.recorder.flushed();
   await condition(allHandlersFinished);
   return run.recorder.order;

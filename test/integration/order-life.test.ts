@@ -28,6 +28,8 @@ describe("the order's life", () => {
     sys = await startTestSystem({
       // "limited-" customers may spend 10,000 minor units: one of two fulfillments fits.
       refs: { payments: { spendingLimits: { "limited-customer": 10_000n } } },
+      // The decline path as such; holds.test.ts has the fraud review instead.
+      env: { OMS_HOLD_FRAUD_REVIEW_ON_SPENDING_LIMIT: "false" },
     });
   });
   afterAll(() => sys?.stop());

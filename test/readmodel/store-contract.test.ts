@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Hold, HoldType } from "../../src/domain/holds.js";
 import type { Fulfillment, Order, OrderStatus, TimelineEntry } from "../../src/domain/order.js";
 import { createStore } from "../../src/readmodel/create-store.js";
 import {
@@ -486,6 +487,84 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(ids((await store.listOrders({ statuses: [], pageSize: 100 })).orders)).toEqual(
         ids(all.orders),
       );
+    });
+
+    it("filters on the active holds of each order's latest version, across pages", async () => {
+      const store = await freshStore();
+      const hold = (holdId: string, type: HoldType, status: Hold["status"]): Hold => ({
+        holdId,
+        type,
+        status,
+        reason: "",
+        placedBy: "ops",
+        placeTime: at(0),
+        deadline: at(3600),
+        expiryAction: "RELEASE",
+        releasedBy: "",
+        releaseReason: "",
+        releaseTime: "",
+      });
+      const fraud = makeOrder({
+        orderId: "held-fraud",
+        createTime: at(1),
+        holds: [hold("hold-1", "FRAUD_REVIEW", "ACTIVE"), hold("hold-2", "MANUAL", "RELEASED")],
+      });
+      const manual = makeOrder({
+        orderId: "held-manual",
+        createTime: at(2),
+        holds: [hold("hold-1", "MANUAL", "ACTIVE"), hold("hold-2", "MANUAL", "ACTIVE")],
+      });
+      const released = makeOrder({
+        orderId: "held-released",
+        createTime: at(3),
+        holds: [hold("hold-1", "MANUAL", "EXPIRED")],
+      });
+      const none = makeOrder({ orderId: "held-none", createTime: at(4) });
+      await saveAll(store, [fraud, manual, released, none]);
+
+      const list = async (query: { onHold?: boolean; holdTypes?: HoldType[] }) =>
+        ids((await store.listOrders({ ...query, pageSize: 10 })).orders);
+      expect(await list({ onHold: true })).toEqual(["held-manual", "held-fraud"]);
+      expect(await list({ holdTypes: ["MANUAL"] })).toEqual(["held-manual"]);
+      expect(await list({ holdTypes: ["FRAUD_REVIEW", "MANUAL"] })).toEqual([
+        "held-manual",
+        "held-fraud",
+      ]);
+      expect(await list({ holdTypes: ["PAYMENT_REVIEW"] })).toEqual([]);
+
+      // A page token is bound to the hold filters too.
+      const first = await store.listOrders({ onHold: true, pageSize: 1 });
+      expect(ids(first.orders)).toEqual(["held-manual"]);
+      const second = await store.listOrders({
+        onHold: true,
+        pageSize: 1,
+        pageToken: first.nextPageToken,
+      });
+      expect(ids(second.orders)).toEqual(["held-fraud"]);
+      await expect(
+        store.listOrders({ pageSize: 1, pageToken: first.nextPageToken }),
+      ).rejects.toThrow();
+
+      // The latest version decides: released, the order leaves the filter.
+      const hold1 = manual.holds?.[0] as Hold;
+      const hold2 = manual.holds?.[1] as Hold;
+      await store.saveOrder(
+        { ...manual, version: 2, holds: [{ ...hold1, status: "RELEASED" }, hold2] },
+        [],
+      );
+      expect(await list({ onHold: true })).toEqual(["held-manual", "held-fraud"]);
+      await store.saveOrder(
+        {
+          ...manual,
+          version: 3,
+          holds: [
+            { ...hold1, status: "RELEASED" },
+            { ...hold2, status: "RELEASED" },
+          ],
+        },
+        [],
+      );
+      expect(await list({ onHold: true })).toEqual(["held-fraud"]);
     });
 
     it("orders by instant, not by the text of the time, and filters on the latest status", async () => {

@@ -184,6 +184,29 @@ describe("Release", () => {
       { warehouseId: "wh-west", lines: [{ sku: "HOODIE-L", quantity: 1 }] },
     ]);
   });
+
+  it("releases given quantities of one warehouse's part, never more than it holds", async () => {
+    const orderId = uniqueId("order");
+    await reserve([{ sku: "CHAIR-ERGO", quantity: 3 }], orderId);
+    const part = await h.inventory.release({
+      idempotencyKey: uniqueId("key"),
+      orderId,
+      warehouseId: "wh-central",
+      lines: [{ sku: "CHAIR-ERGO", quantity: 1 }],
+    });
+    expect(byWarehouse(part.released)).toEqual({ "wh-central": { "CHAIR-ERGO": 1 } });
+    expect(h.services.inventory.heldBy(orderId)).toEqual([
+      { warehouseId: "wh-central", lines: [{ sku: "CHAIR-ERGO", quantity: 2 }] },
+    ]);
+    const rest = await h.inventory.release({
+      idempotencyKey: uniqueId("key"),
+      orderId,
+      warehouseId: "wh-central",
+      lines: [{ sku: "CHAIR-ERGO", quantity: 5 }],
+    });
+    expect(byWarehouse(rest.released)).toEqual({ "wh-central": { "CHAIR-ERGO": 2 } });
+    expect(h.services.inventory.heldBy(orderId)).toEqual([]);
+  });
 });
 
 describe("idempotency", () => {

@@ -23,6 +23,7 @@ function authorize(
     amountMinor?: bigint;
     idempotencyKey?: string;
     orderId?: string;
+    fraudReviewApproved?: boolean;
   } = {},
 ) {
   return h.payments.authorize({
@@ -32,6 +33,7 @@ function authorize(
     fulfillmentId: "f/1",
     amountMinor: overrides.amountMinor ?? 2_500n,
     currencyCode: "USD",
+    fraudReviewApproved: overrides.fraudReviewApproved ?? false,
   });
 }
 
@@ -133,6 +135,24 @@ describe("Authorize", () => {
     const after = await authorize({ customerId, amountMinor: 5_000n });
     expect(after.decision).toBe(AuthorizationDecision.APPROVED);
     expect(h.services.payments.exposure(customerId)).toBe(5_000n);
+  });
+
+  it("approves over the spending limit what the merchant's fraud review approved, but not a declined card", async () => {
+    const customerId = "cust-limited"; // limit 10,000; 5,000 outstanding from the test above
+    const over = await authorize({ customerId, amountMinor: 20_000n });
+    expect(over.declineReason).toBe(DeclineReason.SPENDING_LIMIT_EXCEEDED);
+    const reviewed = await authorize({
+      customerId,
+      amountMinor: 20_000n,
+      fraudReviewApproved: true,
+    });
+    expect(reviewed.decision).toBe(AuthorizationDecision.APPROVED);
+    const card = await authorize({
+      customerId: "declined-reviewed",
+      amountMinor: 100n,
+      fraudReviewApproved: true,
+    });
+    expect(card.declineReason).toBe(DeclineReason.CARD_DECLINED);
   });
 
   it("rejects invalid amounts and currencies with INVALID_ARGUMENT", async () => {

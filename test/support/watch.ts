@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
 import type { Order } from "../../gen/oms/v1/order_pb.js";
+import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { TestSystem } from "./system.js";
 
@@ -65,4 +66,25 @@ export async function recordHistories(
     path.join(FIXTURES, `${name}.order.json`),
     historyToJSON(await handle.fetchHistory()),
   );
+}
+
+/** The order once its workflow has ended, as GetOrder returns it. */
+export async function finishedOrder(sys: TestSystem, orderId: string): Promise<Order> {
+  await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
+  return (await sys.grpc.getOrder({ orderId })).order as Order;
+}
+
+/** Plays the courier for all `count` fulfillments once booked (DISPATCHED, then DELIVERED); the order as it ended. */
+export async function shipAndDeliverAll(
+  sys: TestSystem,
+  orderId: string,
+  count: number,
+): Promise<Order> {
+  const shipments = await bookedShipments(sys, orderId, count);
+  for (const event of [ShipmentEvent.DISPATCHED, ShipmentEvent.DELIVERED]) {
+    for (const shipmentId of shipments) {
+      await sys.shipments.reportShipmentEvent({ shipmentId, event });
+    }
+  }
+  return finishedOrder(sys, orderId);
 }

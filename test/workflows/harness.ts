@@ -8,12 +8,13 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { Context } from "@temporalio/activity";
-import type { WorkflowHandle } from "@temporalio/client";
+import { type WorkflowHandle, WorkflowUpdateFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker } from "@temporalio/worker";
 import { expect, inject } from "vitest";
 import type { Activities, ReservationResult } from "../../src/activities/index.js";
+import type { HoldPolicy } from "../../src/domain/holds.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { Fulfillment, LineItem, Order, OrderSubmission } from "../../src/domain/order.js";
 import { DEFAULT_PRICING } from "../../src/domain/pricing.js";
@@ -211,11 +212,40 @@ export function mockActivities(overrides: Partial<Omit<Activities, "saveOrder">>
 
 export type OrderHandle = WorkflowHandle<typeof orderWorkflow>;
 
+/** Mocks whose one named activity waits at a gate before behaving as usual. */
+export function gatedMocks(name: "reserveInventory" | "authorizePayment" | "bookShipment"): {
+  gate: Gate;
+  mocks: Mocks;
+} {
+  const g = gate();
+  const overrides: Partial<Omit<Activities, "saveOrder">> = {
+    reserveInventory: async (input) => {
+      await g.pass();
+      // One warehouse whatever the lines: the tests using this want one fulfillment.
+      return { allocations: [{ warehouseId: "wh-east", items: input.items }], unavailable: [] };
+    },
+    authorizePayment: async (input) => {
+      await g.pass();
+      return { approved: true, authorizationId: `auth-${input.fulfillmentId}` };
+    },
+    bookShipment: async (input) => {
+      await g.pass();
+      return {
+        shipmentId: `ship-${input.fulfillmentId}`,
+        courierReference: `CR-${input.fulfillmentId}`,
+      };
+    },
+  };
+  return { gate: g, mocks: mockActivities({ [name]: overrides[name] }) };
+}
+
 export interface OrderOptions {
   items?: LineItem[];
   customerId?: string;
   /** Defaults to the production default, 24 h. */
   customerActionTimeoutMs?: number;
+  /** Absent: the input carries none, as orders submitted before holds existed (defaults apply). */
+  holdPolicy?: HoldPolicy;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -249,6 +279,7 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
     submittedBy: "test",
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: options.customerActionTimeoutMs ?? DAY_MS,
+    ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
   };
 }
 
@@ -366,4 +397,21 @@ export function expectConsistentSnapshots(mocks: Mocks, result: Order): void {
   expect(new Set(ids).size).toBe(ids.length);
   expect(snapshots.at(-1)?.order).toEqual(result);
   expect(result.version).toBe(snapshots.length + 1);
+}
+
+/** The refusal's failure type and the metadata it carries. */
+export async function refusal(call: Promise<unknown>) {
+  const err = await call.then(
+    () => {
+      throw new Error("expected the Update to be refused");
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause as {
+    type?: string;
+    message: string;
+    details?: unknown[];
+  };
+  return { type: cause.type, message: cause.message, metadata: cause.details?.[0] };
 }

@@ -194,6 +194,14 @@ export declare type ReleaseRequest = Message<"inventory.v1.ReleaseRequest"> & {
    * @generated from field: string warehouse_id = 3;
    */
   warehouseId: string;
+
+  /**
+   * Release only these quantities of the warehouse's part (warehouse_id
+   * required); more than is held releases what is held. Empty: all of it.
+   *
+   * @generated from field: repeated inventory.v1.StockLine lines = 4;
+   */
+  lines: StockLine[];
 };
 
 /**

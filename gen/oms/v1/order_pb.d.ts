@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Hold } from "./order_operations_pb.js";
 import type { OrderReturn } from "./returns_pb.js";
 
 /**
@@ -116,6 +117,13 @@ export declare type Order = Message<"oms.v1.Order"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 14;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Every hold ever placed on the order, oldest first (see Hold).
+   *
+   * @generated from field: repeated oms.v1.Hold holds = 20;
+   */
+  holds: Hold[];
 
   /**
    * Returns of delivered items, oldest first (RequestReturn).

@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
+import type { Hold, HoldType, ItemQuantity } from "./order_operations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CancelReturnRequestSchema, CancelReturnResponseSchema, RequestReturnRequestSchema, RequestReturnResponseSchema } from "./return_requests_pb.js";
 import type { StreamOrderEventsRequestSchema, StreamOrderEventsResponseSchema } from "./order_events_pb.js";
@@ -249,6 +250,20 @@ export declare type ListOrdersRequest = Message<"oms.v1.ListOrdersRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only orders with an active hold of one of these types (empty: any or none).
+   *
+   * @generated from field: repeated oms.v1.HoldType hold_types = 5;
+   */
+  holdTypes: HoldType[];
+
+  /**
+   * Only orders with at least one active hold.
+   *
+   * @generated from field: bool on_hold = 6;
+   */
+  onHold: boolean;
 };
 
 /**
@@ -434,6 +449,244 @@ export declare type OrderEvent = Message<"oms.v1.OrderEvent"> & {
 export declare const OrderEventSchema: GenMessage<OrderEvent>;
 
 /**
+ * Which order to hold, and why.
+ *
+ * @generated from message oms.v1.PlaceHoldRequest
+ */
+export declare type PlaceHoldRequest = Message<"oms.v1.PlaceHoldRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * The kind of hold; it decides the deadline and what its expiry does.
+   *
+   * @generated from field: oms.v1.HoldType type = 2;
+   */
+  type: HoldType;
+
+  /**
+   * Why (free text, kept in the hold and the timeline).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.PlaceHoldRequest.
+ * Use `create(PlaceHoldRequestSchema)` to create a new message.
+ */
+export declare const PlaceHoldRequestSchema: GenMessage<PlaceHoldRequest>;
+
+/**
+ * The order with the new hold.
+ *
+ * @generated from message oms.v1.PlaceHoldResponse
+ */
+export declare type PlaceHoldResponse = Message<"oms.v1.PlaceHoldResponse"> & {
+  /**
+   * The order as it is after the hold was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+
+  /**
+   * The hold placed.
+   *
+   * @generated from field: oms.v1.Hold hold = 2;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message oms.v1.PlaceHoldResponse.
+ * Use `create(PlaceHoldResponseSchema)` to create a new message.
+ */
+export declare const PlaceHoldResponseSchema: GenMessage<PlaceHoldResponse>;
+
+/**
+ * Which hold to release, and why.
+ *
+ * @generated from message oms.v1.ReleaseHoldRequest
+ */
+export declare type ReleaseHoldRequest = Message<"oms.v1.ReleaseHoldRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * The hold's id (Hold.hold_id).
+   *
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+
+  /**
+   * Why (free text, kept in the hold and the timeline).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.ReleaseHoldRequest.
+ * Use `create(ReleaseHoldRequestSchema)` to create a new message.
+ */
+export declare const ReleaseHoldRequestSchema: GenMessage<ReleaseHoldRequest>;
+
+/**
+ * The order after the release.
+ *
+ * @generated from message oms.v1.ReleaseHoldResponse
+ */
+export declare type ReleaseHoldResponse = Message<"oms.v1.ReleaseHoldResponse"> & {
+  /**
+   * The order as it is after the release was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.ReleaseHoldResponse.
+ * Use `create(ReleaseHoldResponseSchema)` to create a new message.
+ */
+export declare const ReleaseHoldResponseSchema: GenMessage<ReleaseHoldResponse>;
+
+/**
+ * The order's new shipping address.
+ *
+ * @generated from message oms.v1.UpdateShippingAddressRequest
+ */
+export declare type UpdateShippingAddressRequest = Message<"oms.v1.UpdateShippingAddressRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Where to ship from now on.
+   *
+   * @generated from field: oms.v1.Address shipping_address = 2;
+   */
+  shippingAddress?: Address | undefined;
+
+  /**
+   * The order version the caller read and edited (Order.version); the edit
+   * applies only while the order is still at it, else ABORTED. 0: no check.
+   *
+   * @generated from field: int64 expected_version = 3;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Why (free text, kept in the timeline).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.UpdateShippingAddressRequest.
+ * Use `create(UpdateShippingAddressRequestSchema)` to create a new message.
+ */
+export declare const UpdateShippingAddressRequestSchema: GenMessage<UpdateShippingAddressRequest>;
+
+/**
+ * The order with its new address.
+ *
+ * @generated from message oms.v1.UpdateShippingAddressResponse
+ */
+export declare type UpdateShippingAddressResponse = Message<"oms.v1.UpdateShippingAddressResponse"> & {
+  /**
+   * The order as it is after the change was recorded.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.UpdateShippingAddressResponse.
+ * Use `create(UpdateShippingAddressResponseSchema)` to create a new message.
+ */
+export declare const UpdateShippingAddressResponseSchema: GenMessage<UpdateShippingAddressResponse>;
+
+/**
+ * Which quantities of which lines to cancel.
+ *
+ * @generated from message oms.v1.CancelOrderItemsRequest
+ */
+export declare type CancelOrderItemsRequest = Message<"oms.v1.CancelOrderItemsRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * SKUs and how many units of each to cancel; each SKU at most once.
+   *
+   * @generated from field: repeated oms.v1.ItemQuantity items = 2;
+   */
+  items: ItemQuantity[];
+
+  /**
+   * The order version the caller read (Order.version); 0: no check.
+   *
+   * @generated from field: int64 expected_version = 3;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Why (free text, kept in the timeline).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.CancelOrderItemsRequest.
+ * Use `create(CancelOrderItemsRequestSchema)` to create a new message.
+ */
+export declare const CancelOrderItemsRequestSchema: GenMessage<CancelOrderItemsRequest>;
+
+/**
+ * The order after the cancellation of the items.
+ *
+ * @generated from message oms.v1.CancelOrderItemsResponse
+ */
+export declare type CancelOrderItemsResponse = Message<"oms.v1.CancelOrderItemsResponse"> & {
+  /**
+   * The order as it is after the cancellation was recorded and its stock released.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.CancelOrderItemsResponse.
+ * Use `create(CancelOrderItemsResponseSchema)` to create a new message.
+ */
+export declare const CancelOrderItemsResponseSchema: GenMessage<CancelOrderItemsResponse>;
+
+/**
  * What to do with an order some of whose lines cannot be supplied.
  *
  * @generated from enum oms.v1.Resolution
@@ -586,6 +839,57 @@ export declare const OrderService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamOrderEventsRequestSchema;
     output: typeof StreamOrderEventsResponseSchema;
+  },
+  /**
+   * Put the order on hold: from now on nothing new is authorized, booked or
+   * handed to a courier until every hold is released. Holds stack. A hold
+   * not released by its deadline is released or cancels the order, by type.
+   * An order that has ended: FAILED_PRECONDITION.
+   *
+   * @generated from rpc oms.v1.OrderService.PlaceHold
+   */
+  placeHold: {
+    methodKind: "unary";
+    input: typeof PlaceHoldRequestSchema;
+    output: typeof PlaceHoldResponseSchema;
+  },
+  /**
+   * Release one hold. Releasing a hold that is no longer active returns the
+   * order unchanged; an unknown hold_id is NOT_FOUND.
+   *
+   * @generated from rpc oms.v1.OrderService.ReleaseHold
+   */
+  releaseHold: {
+    methodKind: "unary";
+    input: typeof ReleaseHoldRequestSchema;
+    output: typeof ReleaseHoldResponseSchema;
+  },
+  /**
+   * Change where the order ships. Accepted while no fulfillment has been
+   * booked with the courier; after that FAILED_PRECONDITION naming the booked
+   * fulfillments. A stale expected_version is ABORTED.
+   *
+   * @generated from rpc oms.v1.OrderService.UpdateShippingAddress
+   */
+  updateShippingAddress: {
+    methodKind: "unary";
+    input: typeof UpdateShippingAddressRequestSchema;
+    output: typeof UpdateShippingAddressResponseSchema;
+  },
+  /**
+   * Cancel quantities of lines that are not yet booked with a courier: their
+   * stock is released, the fulfillments re-priced (the capture at dispatch
+   * takes only the new total), a fulfillment left empty is cancelled with
+   * compensation; the rest of the order carries on. Quantities in booked or
+   * dispatched fulfillments: FAILED_PRECONDITION. A stale expected_version
+   * is ABORTED.
+   *
+   * @generated from rpc oms.v1.OrderService.CancelOrderItems
+   */
+  cancelOrderItems: {
+    methodKind: "unary";
+    input: typeof CancelOrderItemsRequestSchema;
+    output: typeof CancelOrderItemsResponseSchema;
   },
 }>;
 

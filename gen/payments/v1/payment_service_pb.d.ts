@@ -162,6 +162,14 @@ export declare type AuthorizeRequest = Message<"payments.v1.AuthorizeRequest"> &
    * @generated from field: string currency_code = 6;
    */
   currencyCode: string;
+
+  /**
+   * The merchant's own fraud review approved this spend: skip the spending
+   * limit check (the card issuer can still decline).
+   *
+   * @generated from field: bool fraud_review_approved = 7;
+   */
+  fraudReviewApproved: boolean;
 };
 
 /**

@@ -55,6 +55,7 @@ describe("createReflectionIndex", () => {
       "google/protobuf/timestamp.proto",
       "oms/v1/order.proto",
       "oms/v1/order_events.proto",
+      "oms/v1/order_operations.proto",
       "oms/v1/order_service.proto",
       "oms/v1/return_requests.proto",
       "oms/v1/returns.proto",
@@ -68,6 +69,7 @@ describe("createReflectionIndex", () => {
       "buf/validate/validate.proto",
       "google/protobuf/timestamp.proto",
       "oms/v1/returns.proto",
+      "oms/v1/order_operations.proto",
     ]);
     expect(file?.messageType.map((m) => m.name)).toContain("Order");
   });

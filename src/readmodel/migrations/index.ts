@@ -10,6 +10,7 @@ import type { ReadModelDialect } from "../tables.js";
 import { createOrdersMigration } from "./0001-create-orders.js";
 import { createOrderVersionsAndShipmentsMigration } from "./0002-order-versions-and-shipments.js";
 import { createNotificationOutboxMigration } from "./0003-notification-outbox.js";
+import { createOrderHoldsMigration } from "./0004-order-holds.js";
 import { createOrderEventsMigration } from "./0005-order-events.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
@@ -26,6 +27,7 @@ export function createReadModelMigrations(dialect: ReadModelDialect): Record<str
     "0001_create_orders": createOrdersMigration(dialect),
     "0002_order_versions_and_shipments": createOrderVersionsAndShipmentsMigration(dialect),
     "0003_notification_outbox": createNotificationOutboxMigration(dialect),
+    "0004_order_holds": createOrderHoldsMigration(dialect),
     "0005_order_events": createOrderEventsMigration(dialect),
   };
 }

@@ -47,7 +47,7 @@ export function createInventoryService(
         requestFingerprint("Release", ReleaseRequestSchema, request),
         () => ({
           orderId: request.orderId,
-          released: store.release(request.orderId, request.warehouseId || undefined),
+          released: store.release(request.orderId, request.warehouseId || undefined, request.lines),
         }),
       );
     },

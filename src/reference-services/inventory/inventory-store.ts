@@ -39,7 +39,11 @@ export interface InventoryStore {
    */
   reserve(orderId: string, lines: readonly StockLine[]): AllocationPlan;
   /** Returns what `orderId` holds (in `warehouseId` only, if given) to stock; returns what it released. */
-  release(orderId: string, warehouseId?: string): WarehouseLines[];
+  release(
+    orderId: string,
+    warehouseId?: string,
+    lines?: readonly { sku: string; quantity: number }[],
+  ): WarehouseLines[];
   /** Adds returned units to `warehouseId`'s free stock; returns what it added. */
   restock(warehouseId: string, lines: readonly StockLine[]): WarehouseLines;
   /** What `orderId` holds now, per warehouse. */
@@ -70,6 +74,29 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
   }
   // order -> warehouse -> sku -> units held
   const held = new Map<string, Map<string, Map<string, number>>>();
+
+  /** Returns part of one warehouse's share of an order (at most what it holds) to stock. */
+  function releaseLines(
+    orderId: string,
+    warehouseId: string,
+    lines: readonly { sku: string; quantity: number }[],
+  ): WarehouseLines[] {
+    const bySku = held.get(orderId)?.get(warehouseId);
+    if (bySku === undefined) return [];
+    const returned: { sku: string; quantity: number }[] = [];
+    for (const { sku, quantity } of lines) {
+      const holding = bySku.get(sku) ?? 0;
+      const units = Math.min(holding, quantity);
+      if (units <= 0) continue;
+      adjust(warehouseId, sku, units);
+      if (units === holding) bySku.delete(sku);
+      else bySku.set(sku, holding - units);
+      returned.push({ sku, quantity: units });
+    }
+    if (bySku.size === 0) held.get(orderId)?.delete(warehouseId);
+    if (held.get(orderId)?.size === 0) held.delete(orderId);
+    return returned.length === 0 ? [] : [{ warehouseId, lines: returned }];
+  }
 
   /** Makes sure `sku` is known (materializing open and out-of-stock SKUs) or throws NOT_FOUND. */
   const knowSku = (sku: string): void => {
@@ -151,7 +178,10 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
       }
       return plan;
     },
-    release(orderId, warehouseId) {
+    release(orderId, warehouseId, lines) {
+      if (lines !== undefined && lines.length > 0 && warehouseId) {
+        return releaseLines(orderId, warehouseId, lines);
+      }
       const released = heldBy(orderId).filter(
         (part) =>
           warehouseId === undefined || warehouseId === "" || part.warehouseId === warehouseId,

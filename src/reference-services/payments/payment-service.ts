@@ -48,6 +48,7 @@ export function createPaymentService(
             fulfillmentId: request.fulfillmentId,
             amountMinor: request.amountMinor,
             currencyCode: request.currencyCode,
+            fraudReviewApproved: request.fraudReviewApproved,
           });
           const declined = auth.status === "DECLINED";
           return {

@@ -56,6 +56,8 @@ export interface AuthorizeInput {
   fulfillmentId: string;
   amountMinor: bigint;
   currencyCode: string;
+  /** The merchant's fraud review approved the spend: the spending limit is not checked. */
+  fraudReviewApproved?: boolean;
 }
 
 /**
@@ -214,7 +216,7 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
         auth.status = "DECLINED";
         auth.declineReason = "CARD_DECLINED";
         auth.declineMessage = "the card issuer declined the payment";
-      } else if (outstanding + input.amountMinor > limit) {
+      } else if (!input.fraudReviewApproved && outstanding + input.amountMinor > limit) {
         auth.status = "DECLINED";
         auth.declineReason = "SPENDING_LIMIT_EXCEEDED";
         auth.declineMessage = `the fraud check declined it: ${outstanding} outstanding plus ${input.amountMinor} exceeds the customer's limit of ${limit} (minor units)`;
