@@ -10,6 +10,7 @@
  *                       notifications services, with the simulated courier
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
+ *   token               mints a bearer token for `oms dev` with OMS_AUTH=jwt
  */
 import { Runtime } from "@temporalio/worker";
 import type { Logger } from "pino";
@@ -23,6 +24,13 @@ import {
   startWorker,
 } from "./components.js";
 import { createLogger } from "./logger.js";
+import {
+  type DevSecurity,
+  prepareDevSecurity,
+  requireApiAuth,
+  requirePayloadKeys,
+  runTokenCommand,
+} from "./security-setup.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 
 type Stop = () => Promise<void>;
@@ -30,14 +38,22 @@ type Stop = () => Promise<void>;
 const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[]>> = {
   async dev(config, logger) {
     const stops: Stop[] = [];
+    const security = await prepareDevSecurity(config, logger);
+    const apiUrl = `http://127.0.0.1:${config.api.port}`;
     let address = config.temporal.address;
     let uiUrl: string | undefined;
     if (address === undefined) {
       const { devServer } = config.temporal;
+      // The Web UI decodes payloads through the API's codec endpoint (from the browser: CORS).
+      config.security.codecCorsOrigins.push(
+        `http://localhost:${devServer.uiPort}`,
+        `http://127.0.0.1:${devServer.uiPort}`,
+      );
       const server = await startDevServer({
         cliPath: devServer.cliPath,
         port: devServer.port,
         uiPort: devServer.uiPort,
+        uiCodecEndpoint: `${apiUrl}/codec`,
         dbFile: devServer.dbFile,
         namespaces: [config.temporal.namespace],
         logger,
@@ -46,13 +62,13 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
       address = server.address;
       uiUrl = server.uiUrl;
     }
-    const apiUrl = `http://127.0.0.1:${config.api.port}`;
     let fallback: string | undefined;
     if (Object.values(config.downstream.urls).some((url) => url === undefined)) {
       const refs = await startReferenceServicesFromConfig(
         config,
         config.referenceServices.omsApiUrl ?? apiUrl,
         logger,
+        security.courierInterceptors,
       );
       stops.unshift(refs.stop);
       fallback = refs.url;
@@ -61,15 +77,18 @@ const COMMANDS: Record<string, (config: Config, logger: Logger) => Promise<Stop[
     stops.unshift(worker.stop);
     const api = await startApi(config, address, logger);
     stops.unshift(api.stop);
-    printBanner(config, api.server.port, address, uiUrl, fallback);
+    printBanner(config, api.server.port, address, uiUrl, fallback, security);
     return stops;
   },
   async api(config, logger) {
+    requireApiAuth(config);
+    requirePayloadKeys(config, logger);
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
   },
   async worker(config, logger) {
+    requirePayloadKeys(config, logger);
     const worker = await startWorker(
       config,
       requireAddress(config),
@@ -98,6 +117,7 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       signal: interrupt.signal,
     });
   },
+  token: (args) => runTokenCommand(args, { stdout: process.stdout, stderr: process.stderr }),
 };
 
 function requireAddress(config: Config): string {
@@ -115,6 +135,7 @@ function printBanner(
   temporalAddress: string,
   uiUrl: string | undefined,
   referenceServicesUrl: string | undefined,
+  security: DevSecurity,
 ): void {
   const api = `localhost:${apiPort}`;
   const order = JSON.stringify({
@@ -134,10 +155,19 @@ function printBanner(
     `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
     `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
     `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
+    `  API authentication             ${security.auth}`,
+    `  Customer data in Temporal      ${security.payloads}`,
     "",
     "Try:",
-    `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
-    `  .tools/bin/grpcurl -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+    ...(security.auth.startsWith("OPEN")
+      ? [
+          `  .tools/bin/grpcurl -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+          `  .tools/bin/grpcurl -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+        ]
+      : [
+          `  .tools/bin/grpcurl -plaintext -H "authorization: Bearer $(npm run -s oms -- token --role orders.write)" -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+          `  .tools/bin/grpcurl -plaintext -H "authorization: Bearer $(npm run -s oms -- token --role orders.read)" -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+        ]),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

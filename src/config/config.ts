@@ -1,5 +1,6 @@
 import path from "node:path";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
+import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
 
 /**
  * Every setting of every process, read from environment variables once at
@@ -96,6 +97,8 @@ export interface Config {
     /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
     catalog: Catalog | undefined;
   };
+  /** Authentication, API TLS, payload encryption (security-config.ts). */
+  security: SecurityConfig;
 }
 
 export class ConfigError extends Error {
@@ -217,6 +220,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
     },
+    security: readSecurityConfig(read, cwd, problems),
   };
 
   const tls = config.temporal.tls;

@@ -1,3 +1,4 @@
+import type { DataConverter } from "@temporalio/common";
 import { type NativeConnection, Worker } from "@temporalio/worker";
 import type { Activities } from "../activities/index.js";
 
@@ -16,6 +17,8 @@ export interface OrderWorkerOptions {
    * (thousands), which lets memory grow with the orders in flight.
    */
   maxCachedWorkflows?: number;
+  /** Payload codecs (encryption); the workflow bundle does not depend on them. */
+  dataConverter?: DataConverter;
   /** How long in-flight activities get to finish on shutdown. */
   shutdownGraceMs?: number;
 }
@@ -32,5 +35,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
       ? {}
       : { maxCachedWorkflows: options.maxCachedWorkflows }),
     shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
   });
 }

@@ -41,6 +41,8 @@ describe("an instant courier while the worker is killed", () => {
         OMS_SHIPPING_URL: sys.refs.url,
         OMS_NOTIFICATIONS_URL: sys.refs.url,
         OMS_LOG_LEVEL: "warn",
+        // The test system's API and worker store plain payloads.
+        OMS_PAYLOAD_KEYS: "none",
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
