@@ -92,40 +92,19 @@ export function createTestPki(): TestPki {
   const dir = mkdtempSync(path.join(tmpdir(), "oms-pki-"));
   const p = (name: string) => path.join(dir, name);
   const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  /** A new P-256 key in `<name>.key` and, as openssl flags, what to make with it. */
+  const newKey = (name: string, ...rest: string[]) =>
+    openssl(
+      ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat(
+        ["-keyout", `${name}.key`],
+        rest,
+      ),
+    );
   const makeCa = (name: string) =>
-    openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-    ]);
+    newKey(name, "-x509", "-out", `${name}.crt`, "-days", "2", "-subj", `/CN=${name}`);
   const issue = (name: string, ca: string, subject: string, ext: string) => {
     writeFileSync(p(`${name}.ext`), ext);
-    openssl([
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      subject,
-    ]);
+    newKey(name, "-out", `${name}.csr`, "-subj", subject);
     openssl([
       "x509",
       "-req",
