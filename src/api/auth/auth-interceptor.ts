@@ -54,7 +54,12 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
         [errorInfo("ROLE_REQUIRED", { role: access.role, principal: caller.principal })],
       );
     }
-    logger.debug({ rpc: path, principal: caller.principal, via: caller.method }, "call authorized");
+    // An audit line for every call that changes state; reads at debug.
+    const level = access.role === "orders.read" ? "debug" : "info";
+    logger[level](
+      { rpc: path, principal: caller.principal, via: caller.method },
+      "call authorized",
+    );
     req.contextValues.set(principalKey, caller.principal);
     return next(req);
   };

@@ -61,7 +61,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     ].filter(Boolean);
     throw new AuthenticationError(
       "CREDENTIALS_MISSING",
-      "none",
+      "no_credentials",
       `credentials required: ${accepted.join(" or ")}`,
     );
   };

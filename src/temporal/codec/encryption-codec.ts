@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from "@temporalio/common";
-import { temporal } from "@temporalio/proto";
+import proto from "@temporalio/proto";
 import type { Keyring } from "./keyring.js";
+
+// A CommonJS package: Node's ESM loader sees only its default export.
+const { Payload: PayloadMessage } = proto.temporal.api.common.v1;
 
 /** Metadata of an encrypted payload (what the Web UI and `temporal` CLI show without a codec). */
 export const ENCRYPTED_ENCODING = "binary/encrypted";
@@ -29,7 +32,7 @@ export class EncryptionCodec implements PayloadCodec {
     const keyId = this.keyring.activeKeyId;
     const key = this.keyring.keys.get(keyId) as Buffer;
     return payloads.map((payload) => {
-      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+      const plain = PayloadMessage.encode(payload).finish();
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv("aes-256-gcm", key, iv);
       cipher.setAAD(encoder.encode(keyId));
@@ -64,7 +67,7 @@ export class EncryptionCodec implements PayloadCodec {
         decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
         decipher.final(),
       ]);
-      return temporal.api.common.v1.Payload.decode(plain) as Payload;
+      return PayloadMessage.decode(plain) as Payload;
     });
   }
 }
