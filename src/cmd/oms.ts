@@ -220,6 +220,11 @@ async function main(): Promise<void> {
   try {
     stops = await command(config, logger);
   } catch (err) {
+    // A setting a command requires (e.g. an authentication method for `oms api`).
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
     process.exit(1);
