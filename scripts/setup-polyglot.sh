@@ -75,7 +75,7 @@ else
   stamp pyclient-venv "$req_hash"
 fi
 
-py_hash=$( { proto_files; printf '%s\n' clients/python/requirements.txt; } | hash_files)
+py_hash=$( { proto_files; printf '%s\n' clients/python/requirements.txt scripts/setup-polyglot.sh; } | hash_files)
 if stamp_ok pyclient-gen "$py_hash" && [ -d clients/python/gen/oms/v1 ]; then
   say "Python stubs up to date (clients/python/gen)"
 else
@@ -85,7 +85,7 @@ else
   # googleapis-common-protos; google.protobuf from protobuf itself.
   "$venv/bin/python" -m grpc_tools.protoc -I proto -I third_party/proto \
     --python_out=clients/python/gen --grpc_python_out=clients/python/gen \
-    oms/v1/order.proto oms/v1/order_service.proto buf/validate/validate.proto
+    oms/v1/access.proto oms/v1/order.proto oms/v1/order_service.proto buf/validate/validate.proto
   stamp pyclient-gen "$py_hash"
 fi
 
