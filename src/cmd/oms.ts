@@ -197,7 +197,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   // The Temporal core runtime logs through pino too; installed before any connection exists.
-  Runtime.install({ logger: createTemporalRuntimeLogger(logger) });
+  Runtime.install({
+    logger: createTemporalRuntimeLogger(createLogger(config, "oms", undefined, false)),
+  });
 
   let stops: Stop[] = [];
   let stopping = false;
