@@ -23,6 +23,7 @@
  * reference OMS value, ✓/✗. `--json[=path]` or BENCH_JSON=1 also writes every
  * figure as JSON (default .oms/bench.json).
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -37,6 +38,8 @@ import { OrderService } from "../gen/oms/v1/order_service_pb.js";
 import { orderWorkflowId } from "../src/domain/ids.js";
 import { orderRequest } from "../src/load/mix.js";
 import { type LoadResult, runLoad } from "../src/load/run.js";
+import { payloadDataConverter } from "../src/temporal/codec/data-converter.js";
+import { readKeyringSetting } from "../src/temporal/codec/keyring.js";
 import { type DevServer, startDevServer } from "../src/temporal/dev-server.js";
 import { type ActionEstimate, type BillingHistoryEvent, billableActions } from "./actions.js";
 import { getOrderClient } from "./grpc-get-order.js";
@@ -165,8 +168,21 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(OMS_|TEMPORAL_)/.test(k)) env[k] = v;
   }
-  return { ...env, OMS_DATA_DIR: dir, OMS_CACHE_DIR: path.join(dir, "cache"), ...extra };
+  return {
+    ...env,
+    OMS_DATA_DIR: dir,
+    OMS_CACHE_DIR: path.join(dir, "cache"),
+    // The production shape: payloads encrypted; the bench's own clients hold no credentials.
+    OMS_PAYLOAD_KEYS: BENCH_PAYLOAD_KEYS,
+    OMS_AUTH: "none",
+    ...extra,
+  };
 }
+
+const BENCH_PAYLOAD_KEYS = JSON.stringify({
+  activeKeyId: "bench",
+  keys: { bench: randomBytes(32).toString("base64") },
+});
 
 /** Processes stopped on purpose before the end (their exit is no failure). */
 const retired = new Set<Spawned>();
@@ -346,7 +362,11 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
   check();
 
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  // Decodes workflow results with the bench's keyring (the processes encrypt).
+  const client = new Client({
+    connection,
+    dataConverter: payloadDataConverter(readKeyringSetting(BENCH_PAYLOAD_KEYS)),
+  });
   const sessions = new Http2SessionManager(apiUrl);
   const orders = createClient(
     OrderService,

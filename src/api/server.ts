@@ -2,8 +2,9 @@ import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import tls from "node:tls";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 
 /** Timeouts of a connection before it is known to be HTTP/2, and of HTTP/1.1 connections. */
@@ -48,6 +49,16 @@ export interface ApiServerOptions {
   logger: Logger;
   /** DEFAULT_CONNECTION_TIMEOUTS unless overridden (tests shorten them). */
   timeouts?: Partial<ConnectionTimeouts>;
+  /**
+   * Serve TLS (ALPN h2 and http/1.1) instead of cleartext. With `ca`, clients
+   * are asked for a certificate; the handshake does not require a trusted one:
+   * the auth interceptor refuses calls that need one (see auth/peer-certificate.ts).
+   */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** Per-call context values from the node request (e.g. the client certificate). */
+  contextValues?: ConnectNodeAdapterOptions["contextValues"];
+  /** Serves requests no RPC matches (e.g. the codec endpoint); 404 otherwise. */
+  fallback?: ConnectNodeAdapterOptions["fallback"];
 }
 
 export interface ApiServer {
@@ -87,6 +98,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     writeMaxBytes: options.maxMessageBytes,
     maxTimeoutMs: options.maxTimeoutMs,
     shutdownSignal: shutdown.signal,
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
+    ...(options.fallback ? { fallback: options.fallback } : {}),
   });
   let draining = false;
 
@@ -128,7 +141,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const sockets = new Set<Socket>();
   // Sockets whose protocol is not known yet.
   const undecided = new Set<Socket>();
-  const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  const cleartextListener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     if (draining) {
@@ -171,6 +184,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     socket.setTimeout(timeouts.prefaceMs);
     socket.once("timeout", onGone);
   });
+  // TLS: ALPN tells which server gets the connection; there is no preface to sniff.
+  const listener: net.Server = options.tls
+    ? createTlsListener(options.tls, timeouts.prefaceMs, (socket) => {
+        sockets.add(socket);
+        socket.once("close", () => sockets.delete(socket));
+        if (draining) socket.destroy();
+        else if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
+        else h1.emit("connection", socket);
+      }).on("tlsClientError", (err) => logger.debug({ err }, "TLS handshake failed"))
+    : cleartextListener;
 
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
@@ -187,7 +210,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   let closing: Promise<void> | undefined;
   return {
     port,
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
     close(graceMs) {
       closing ??= (async () => {
         draining = true;
@@ -218,4 +241,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return closing;
     },
   };
+}
+
+function createTlsListener(
+  options: NonNullable<ApiServerOptions["tls"]>,
+  handshakeTimeoutMs: number,
+  onSecureConnection: (socket: tls.TLSSocket) => void,
+): tls.Server {
+  return tls.createServer(
+    {
+      cert: options.cert,
+      key: options.key,
+      ...(options.ca ? { ca: options.ca, requestCert: true, rejectUnauthorized: false } : {}),
+      ALPNProtocols: ["h2", "http/1.1"],
+      handshakeTimeout: handshakeTimeoutMs,
+      noDelay: true,
+    },
+    onSecureConnection,
+  );
 }

@@ -7,13 +7,15 @@ import { setMaxListeners } from "node:events";
  */
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, type Worker } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
 import { createActivities } from "../activities/index.js";
+import { createApiSecurity } from "../api/auth/api-security.js";
+import { createCodecEndpoint } from "../api/codec/codec-endpoint.js";
 import { startDependencyMonitor } from "../api/dependency-monitor.js";
 import { createErrorInterceptor } from "../api/error-interceptor.js";
 import {
@@ -44,11 +46,15 @@ import { startNotificationDispatcher } from "../outbox/notification-dispatcher.j
 import { createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
 import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
+import { payloadDataConverter } from "../temporal/codec/data-converter.js";
+import { EncryptionCodec } from "../temporal/codec/encryption-codec.js";
+import type { Keyring } from "../temporal/codec/keyring.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderCommands } from "../temporal/order-commands.js";
 import { createReturnCommands } from "../temporal/return-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
+import { apiClientOptions } from "./security-setup.js";
 
 async function openStore(config: Config): Promise<OrderStore> {
   const store = await createStore({
@@ -57,6 +63,12 @@ async function openStore(config: Config): Promise<OrderStore> {
     pageTokenSecret: config.readModel.pageTokenSecret,
   });
   return withStoreMetrics(store);
+}
+
+/** The payload keyring, if payloads are encrypted (OMS_PAYLOAD_KEYS; `oms dev` fills in its own). */
+function keyringOf(config: Config): Keyring | undefined {
+  const keys = config.security.payloadKeys;
+  return typeof keys === "object" ? keys : undefined;
 }
 
 export interface RunningApi {
@@ -71,6 +83,9 @@ export async function startApi(
   temporalAddress: string,
   logger: Logger,
 ): Promise<RunningApi> {
+  // First: a contract RPC without a role or an unreadable key stops the start here.
+  const security = createApiSecurity(config.security, logger);
+  const keyring = keyringOf(config);
   const store = withUnavailableErrors(await openStore(config));
   const connectionOptions = {
     ...temporalConnectionOptions(config.temporal, temporalAddress),
@@ -90,6 +105,7 @@ export async function startApi(
     connection,
     namespace: config.temporal.namespace,
     interceptors: temporalClientInterceptors(),
+    dataConverter: payloadDataConverter(keyring),
   });
   const commands = createOrderCommands({
     client,
@@ -165,15 +181,19 @@ export async function startApi(
       reflection: config.api.reflection,
     }),
     // Access log, metrics and traces outermost, to see the codes callers get;
-    // then errors, so that validation failures get their ErrorInfo too.
+    // then errors, so that validation and authentication failures get their
+    // ErrorInfo too; authentication before validation, so that strangers
+    // learn nothing.
     interceptors: [
       createRpcObservabilityInterceptor({
         logger,
         principal: (values) => values.get(principalKey),
       }),
       createErrorInterceptor(logger),
+      ...security.interceptors,
       createValidationInterceptor(),
     ],
+    ...apiServerSecurityOptions(config, security, keyring, logger),
     maxMessageBytes: config.api.maxMessageBytes,
     maxTimeoutMs: config.api.maxTimeoutMs,
     logger,
@@ -192,6 +212,37 @@ export async function startApi(
       await connection.close();
       await store.close();
     },
+  };
+}
+
+/** TLS, client certificates and the codec endpoint (served on the API port when payloads are encrypted). */
+function apiServerSecurityOptions(
+  config: Config,
+  security: ReturnType<typeof createApiSecurity>,
+  keyring: Keyring | undefined,
+  logger: Logger,
+) {
+  const codec =
+    keyring &&
+    createCodecEndpoint({
+      codec: new EncryptionCodec(keyring),
+      authenticate: security.authenticate,
+      corsOrigins: config.security.codecCorsOrigins,
+      maxBodyBytes: config.api.maxMessageBytes,
+      logger,
+    });
+  return {
+    ...(security.tls ? { tls: security.tls } : {}),
+    contextValues: security.contextValues,
+    ...(codec
+      ? {
+          fallback: (...[req, res]: Parameters<typeof codec>) =>
+            void codec(req, res).catch((err: unknown) => {
+              logger.error({ err }, "codec endpoint failed");
+              res.destroy();
+            }),
+        }
+      : {}),
   };
 }
 
@@ -260,6 +311,7 @@ export async function startWorker(
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
     maxCachedWorkflows: config.workflow.maxCachedWorkflows,
+    dataConverter: payloadDataConverter(keyringOf(config)),
     activities: createActivities({
       clients,
       store,
@@ -294,9 +346,14 @@ export async function startReferenceServicesFromConfig(
   config: Config,
   omsApiUrl: string,
   logger: Logger,
+  /** Credentials of the courier's calls besides those configured (`oms dev`'s tokens). */
+  credentials: Interceptor[] = [],
 ): Promise<ReferenceServices> {
   const rs = config.referenceServices;
-  const shipments = createClient(ShipmentService, createGrpcTransport({ baseUrl: omsApiUrl }));
+  const shipments = createClient(
+    ShipmentService,
+    createGrpcTransport({ baseUrl: omsApiUrl, ...apiClientOptions(config, credentials) }),
+  );
   return startReferenceServices({
     host: rs.host,
     port: rs.port,

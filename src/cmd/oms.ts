@@ -10,6 +10,7 @@
  *                       notifications services, with the simulated courier
  *   load                a load generator, a client of any deployment's API
  *                       (src/load; needs no configuration, starts nothing)
+ *   token               mints a bearer token for `oms dev` with OMS_AUTH=jwt
  */
 import { existsSync } from "node:fs";
 import type { Logger } from "pino";
@@ -17,12 +18,14 @@ import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import type { NatsServer } from "../events/nats-server.js";
 import { type DevServer, startDevServer } from "../temporal/dev-server.js";
 import { createLogger } from "./logger.js";
+import type { DevSecurity } from "./security-setup.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 
 // The rest of the code (the Temporal SDK, the server, the read model, …) is
 // imported when a command needs it: loading it takes seconds on a busy
 // machine, and `oms dev` boots its embedded Temporal server meanwhile.
 const components = () => import("./components.js");
+const securitySetup = () => import("./security-setup.js");
 
 type Stop = () => Promise<void>;
 
@@ -37,6 +40,9 @@ const COMMANDS: Record<
   async dev(config, logger, devServer) {
     const { downstreamUrls, startApi, startReferenceServicesFromConfig, startWorker } =
       await components();
+    // Before anything reads config.security: a development keyring, and with
+    // OMS_AUTH=jwt a development key pair and the simulated courier's token.
+    const security = await (await securitySetup()).prepareDevSecurity(config, logger);
     const apiUrl = `http://127.0.0.1:${config.api.port}`;
     const needsReferenceServices = Object.values(config.downstream.urls).some(
       (url) => url === undefined,
@@ -51,6 +57,7 @@ const COMMANDS: Record<
             config,
             config.referenceServices.omsApiUrl ?? apiUrl,
             logger,
+            security.courierInterceptors,
           )
         : undefined,
     );
@@ -67,7 +74,7 @@ const COMMANDS: Record<
         startWorker(withEvents, address, downstreamUrls(config, refs?.url), logger),
         startApi(config, address, logger),
       );
-      printBanner(withEvents, api.server.port, address, server?.uiUrl, refs?.url);
+      printBanner(withEvents, api.server.port, address, server?.uiUrl, refs?.url, security);
       return [
         api.stop,
         worker.stop,
@@ -83,12 +90,16 @@ const COMMANDS: Record<
     }
   },
   async api(config, logger) {
+    const { requireApiAuth, requirePayloadKeys } = await securitySetup();
+    requireApiAuth(config);
+    requirePayloadKeys(config, logger);
     const { startApi } = await components();
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
   },
   async worker(config, logger) {
+    (await securitySetup()).requirePayloadKeys(config, logger);
     const { downstreamUrls, startWorker } = await components();
     const worker = await startWorker(
       config,
@@ -120,14 +131,25 @@ const CLIENT_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       signal: interrupt.signal,
     });
   },
+  token: async (args) =>
+    (await securitySetup()).runTokenCommand(args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+    }),
 };
 
 function startEmbeddedDevServer(config: Config, logger: Logger): Promise<DevServer> {
   const { devServer } = config.temporal;
+  // The Web UI decodes payloads through the API's codec endpoint (from the browser: CORS).
+  config.security.codecCorsOrigins.push(
+    `http://localhost:${devServer.uiPort}`,
+    `http://127.0.0.1:${devServer.uiPort}`,
+  );
   return startDevServer({
     cliPath: devServer.cliPath,
     port: devServer.port,
     uiPort: devServer.uiPort,
+    uiCodecEndpoint: `http://127.0.0.1:${config.api.port}/codec`,
     dbFile: devServer.dbFile,
     namespaces: [config.temporal.namespace],
     logger,
@@ -188,6 +210,7 @@ function printBanner(
   temporalAddress: string,
   uiUrl: string | undefined,
   referenceServicesUrl: string | undefined,
+  security: DevSecurity,
 ): void {
   const api = `localhost:${apiPort}`;
   const order = JSON.stringify({
@@ -207,27 +230,32 @@ function printBanner(
     `  Temporal                       ${temporalAddress} (namespace ${config.temporal.namespace})`,
     `  Temporal Web UI                ${uiUrl ?? "(external server: see its own UI)"}`,
     `  Reference services             ${referenceServicesUrl ?? "(not started: every OMS_*_URL is set)"}`,
+    `  API authentication             ${security.auth}`,
+    `  Customer data in Temporal      ${security.payloads}`,
     `  Order events (NATS JetStream)  ${config.events.natsUrl === undefined ? "(off: no OMS_EVENTS_NATS_URL, OMS_DEV_NATS=false or no nats-server)" : `${config.events.natsUrl} (stream ${config.events.natsStream}, subjects oms.orders.<order_id>)`}`,
     "",
     "Try:",
-    ...tryCommands(api, order),
+    ...tryCommands(api, order, !security.auth.startsWith("OPEN")),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 /** grpcurl once `npm install`'s background build has made it; `buf curl` (an npm package) until then. */
-function tryCommands(api: string, order: string): string[] {
+function tryCommands(api: string, order: string, tokens: boolean): string[] {
+  // With OMS_AUTH=jwt, each call carries a token minted for the role it needs.
+  const bearer = (role: string) =>
+    tokens ? ` -H "authorization: Bearer $(npm run -s oms -- token --role ${role})"` : "";
   if (existsSync(GRPCURL)) {
     return [
-      `  ${GRPCURL} -plaintext -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
-      `  ${GRPCURL} -plaintext -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
+      `  ${GRPCURL} -plaintext${bearer("orders.write")} -d '${order}' ${api} oms.v1.OrderService/SubmitOrder`,
+      `  ${GRPCURL} -plaintext${bearer("orders.read")} -d '{"order_id":"demo-1"}' ${api} oms.v1.OrderService/WatchOrder`,
     ];
   }
   const curl = "npx buf curl --http2-prior-knowledge --protocol grpc";
   return [
-    `  ${curl} -d '${order}' http://${api}/oms.v1.OrderService/SubmitOrder`,
-    `  ${curl} -d '{"order_id":"demo-1"}' http://${api}/oms.v1.OrderService/WatchOrder`,
+    `  ${curl}${bearer("orders.write")} -d '${order}' http://${api}/oms.v1.OrderService/SubmitOrder`,
+    `  ${curl}${bearer("orders.read")} -d '{"order_id":"demo-1"}' http://${api}/oms.v1.OrderService/WatchOrder`,
     `  (grpcurl is being built in the background into ${GRPCURL}: see .tools/grpcurl.log)`,
   ];
 }
@@ -269,7 +297,9 @@ async function main(): Promise<void> {
     serviceName: `oms-${name}`,
     metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
     logger,
-    temporalLogger: createTemporalRuntimeLogger(logger),
+    // Unredacted: pino's redaction rewrites the SDK's log records in place,
+    // which failed the worker's workflow tasks (they carry no payloads).
+    temporalLogger: createTemporalRuntimeLogger(createLogger(config, "oms", undefined, false)),
   }).catch(async (err: unknown) => {
     await devServer?.then((server) => server.stop()).catch(() => {});
     throw err;
@@ -296,6 +326,12 @@ async function main(): Promise<void> {
   try {
     stops = [...(await command(config, logger, devServer)), telemetry.stop];
   } catch (err) {
+    // A setting a command requires (e.g. an authentication method for `oms api`).
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      await devServer?.then((server) => server.stop()).catch(() => {});
+      process.exit(2);
+    }
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
     await devServer?.then((server) => server.stop()).catch(() => {});

@@ -7,6 +7,7 @@ import {
   type HoldPolicy,
 } from "../domain/holds.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
+import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
 
 /**
  * Every setting of every process, read from environment variables once at
@@ -132,6 +133,8 @@ export interface Config {
     /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
     catalog: Catalog | undefined;
   };
+  /** Authentication, API TLS, payload encryption (security-config.ts). */
+  security: SecurityConfig;
 }
 
 export class ConfigError extends Error {
@@ -278,6 +281,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
     },
+    security: readSecurityConfig(read, cwd, problems),
   };
 
   const tls = config.temporal.tls;

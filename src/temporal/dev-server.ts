@@ -15,6 +15,8 @@ export interface DevServerOptions {
   dbFile?: string;
   namespaces?: string[];
   logger?: Logger;
+  /** The Web UI decodes payloads through this codec endpoint (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
   /** How long to wait for the frontend to accept connections. */
   startTimeoutMs?: number;
 }
@@ -68,7 +70,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   const args = ["server", "start-dev", "--ip", host, "--port", String(options.port)];
   if (options.uiPort) args.push("--ui-port", String(options.uiPort));
-  else args.push("--headless");
+  if (options.uiPort && options.uiCodecEndpoint) {
+    args.push("--ui-codec-endpoint", options.uiCodecEndpoint);
+  } else args.push("--headless");
   if (options.dbFile) {
     mkdirSync(path.dirname(options.dbFile), { recursive: true });
     args.push("--db-filename", options.dbFile);

@@ -1,3 +1,4 @@
+import type { DataConverter } from "@temporalio/common";
 import { type NativeConnection, Worker, type WorkerOptions } from "@temporalio/worker";
 import type { Activities } from "../activities/index.js";
 
@@ -16,6 +17,8 @@ export interface OrderWorkerOptions {
    * (thousands), which lets memory grow with the orders in flight.
    */
   maxCachedWorkflows?: number;
+  /** Payload codecs (encryption); the workflow bundle does not depend on them. */
+  dataConverter?: DataConverter;
   /** How long in-flight activities get to finish on shutdown. */
   shutdownGraceMs?: number;
   /** Interceptors and sinks for logs and traces (src/observability). */
@@ -35,5 +38,6 @@ export function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> 
       : { maxCachedWorkflows: options.maxCachedWorkflows }),
     shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
     ...options.observability,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
   });
 }

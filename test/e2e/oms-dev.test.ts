@@ -3,7 +3,7 @@
  * `npm run build` makes it) with its embedded Temporal dev server, called
  * with grpcurl, stopped with SIGTERM, started again on the same data folder.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,39 +13,11 @@ import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
+import { startOmsDev } from "../support/oms-dev.js";
 import { readOrderEventsFromNats } from "../support/order-events.js";
 import { startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
-
-interface DevProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startOmsDev(env: Record<string, string>): Promise<DevProcess> {
-  const child = spawn(process.execPath, ["dist/src/cmd/oms.js", "dev"], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
-  );
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("oms is ready")) resolve({ child, output: () => output, exited });
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    void exited.then((code) =>
-      reject(new Error(`oms dev exited with ${code} before it was ready:\n${output}`)),
-    );
-  });
-}
 
 function portIsClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {

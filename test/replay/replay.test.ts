@@ -11,6 +11,8 @@ import { historyFromJSON } from "@temporalio/common/lib/proto-utils.js";
 import { makeWorkflowExporter } from "@temporalio/interceptors-opentelemetry";
 import { Worker } from "@temporalio/worker";
 import { describe, expect, inject, it } from "vitest";
+import { payloadDataConverter } from "../../src/temporal/codec/data-converter.js";
+import { readKeyringSetting } from "../../src/temporal/codec/keyring.js";
 import { ensureWorkflowBundle } from "../../src/temporal/workflow-bundle.js";
 
 const dir = path.resolve(import.meta.dirname, "../fixtures/histories");
@@ -28,10 +30,25 @@ describe("recorded workflow histories", () => {
     expect(files.length).toBeGreaterThan(0);
   });
 
-  it.each(files)("%s replays deterministically", async (file) => {
+  // The fixtures were recorded before payload encryption: a worker with the
+  // encryption codec must replay them too (the codec passes plain payloads through).
+  const encrypting = payloadDataConverter(
+    readKeyringSetting(
+      JSON.stringify({ activeKeyId: "k", keys: { k: Buffer.alloc(32).toString("base64") } }),
+    ),
+  );
+  it.each(
+    files.flatMap((file) => [
+      [file, "without a codec"],
+      [file, "with the encryption codec"],
+    ]),
+  )("%s replays deterministically %s", async (file, codec) => {
     const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), "utf8")));
     const results = Worker.runReplayHistories(
-      { workflowBundle: { codePath: inject("workflowBundlePath") } },
+      {
+        workflowBundle: { codePath: inject("workflowBundlePath") },
+        ...(codec === "with the encryption codec" ? { dataConverter: encrypting } : {}),
+      },
       [{ workflowId: path.basename(file, ".json"), history }],
     );
     for await (const result of results) {

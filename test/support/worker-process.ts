@@ -26,6 +26,8 @@ export function spawnWorkerProcess(
       OMS_SHIPPING_URL: sys.refs.url,
       OMS_NOTIFICATIONS_URL: sys.refs.url,
       OMS_LOG_LEVEL: "warn",
+      // The test system's API and worker store plain payloads.
+      OMS_PAYLOAD_KEYS: "none",
       ...(sys.config.readModel.databaseUrl
         ? { OMS_DATABASE_URL: sys.config.readModel.databaseUrl }
         : {}),

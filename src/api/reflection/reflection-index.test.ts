@@ -53,6 +53,7 @@ describe("createReflectionIndex", () => {
       "google/protobuf/duration.proto",
       "google/protobuf/field_mask.proto",
       "google/protobuf/timestamp.proto",
+      "oms/v1/access.proto",
       "oms/v1/order.proto",
       "oms/v1/order_events.proto",
       "oms/v1/order_operations.proto",

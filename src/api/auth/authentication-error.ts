@@ -1,0 +1,24 @@
+/**
+ * Why a caller is not authenticated. The interceptor turns it into
+ * UNAUTHENTICATED with an ErrorInfo (reasons in docs/errors.md); `detail`
+ * says which check failed and never echoes the credential.
+ */
+export class AuthenticationError extends Error {
+  constructor(
+    readonly reason: "CREDENTIALS_MISSING" | "TOKEN_INVALID" | "CLIENT_CERTIFICATE_INVALID",
+    readonly detail: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "AuthenticationError";
+  }
+}
+
+/** An authenticated caller: a principal name and the roles it holds. */
+export interface Caller {
+  principal: string;
+  roles: readonly string[];
+  /** How it authenticated. */
+  method: "jwt" | "mtls" | "none";
+}

@@ -1,0 +1,102 @@
+import { readFileSync } from "node:fs";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
+import { AuthenticationError, type Caller } from "./authentication-error.js";
+
+/** Asymmetric algorithms accepted when OMS_AUTH_ALGORITHMS is not set; never `none`. */
+export const DEFAULT_JWT_ALGORITHMS: readonly string[] = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "ES256",
+  "ES384",
+  "EdDSA",
+];
+
+export interface JwtVerifierOptions {
+  /** Exactly one of jwksUrl and jwksFile. */
+  jwksUrl?: string;
+  jwksFile?: string;
+  issuer: string;
+  audience: string;
+  algorithms: readonly string[];
+  /** Allowed clock skew for `exp` and `nbf`, in seconds. */
+  clockToleranceS: number;
+  /** Claim holding the caller's roles: an array of strings or one space-separated string. */
+  rolesClaim: string;
+}
+
+export type JwtVerifier = (token: string) => Promise<Caller>;
+
+/**
+ * Verifies bearer tokens with jose: signature against the JWKS (a URL is
+ * fetched and cached by jose, refetched when a token names an unknown key id),
+ * `exp`/`nbf` with a small leeway, issuer, audience and an algorithm
+ * allow-list. The principal is the `sub` claim.
+ */
+export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  if (options.algorithms.some((alg) => alg.toLowerCase() === "none")) {
+    throw new Error('the JWT algorithm allow-list must not contain "none"');
+  }
+  const keys: JWTVerifyGetKey =
+    options.jwksUrl !== undefined
+      ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000 })
+      : createLocalJWKSet(
+          JSON.parse(readFileSync(options.jwksFile as string, "utf8")) as JSONWebKeySet,
+        );
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms: [...options.algorithms],
+        clockTolerance: options.clockToleranceS,
+        requiredClaims: ["sub", "exp"],
+      }));
+    } catch (err) {
+      const detail = problemOf(err);
+      throw new AuthenticationError(
+        "TOKEN_INVALID",
+        detail,
+        `bearer token rejected: ${detail.replaceAll("_", " ")}`,
+        { cause: err },
+      );
+    }
+    return {
+      principal: payload.sub as string,
+      roles: rolesOf(payload[options.rolesClaim]),
+      method: "jwt",
+    };
+  };
+}
+
+function rolesOf(claim: unknown): string[] {
+  if (typeof claim === "string") return claim.split(/\s+/).filter(Boolean);
+  if (Array.isArray(claim)) return claim.filter((r): r is string => typeof r === "string");
+  return [];
+}
+
+/** Which check a token failed, as a short stable word for ErrorInfo metadata. */
+function problemOf(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return "expired";
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === "nbf") return "not_yet_valid";
+    if (err.claim === "iss") return "wrong_issuer";
+    if (err.claim === "aud") return "wrong_audience";
+    return `claim_${err.claim}`;
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return "algorithm_not_allowed";
+  if (err instanceof errors.JWKSNoMatchingKey) return "unknown_key";
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
+  if (err instanceof errors.JWKSTimeout) return "jwks_unreachable";
+  return "malformed";
+}
