@@ -67,8 +67,11 @@ describe("an instant courier while the worker is killed", () => {
     await sys?.stop();
   });
 
+  // Bounds, not durations: every wait returns the moment its event happens.
+  // A loaded machine needs them long (a killed worker's tasks time out after
+  // 10 s, and each new worker process compiles TypeScript as it starts).
   it("completes every order, routes every event, and moves money once", {
-    timeout: 120_000,
+    timeout: 600_000,
   }, async () => {
     // Three waves; in each, the worker is killed the moment the wave's first
     // booking shows, while the others' bookings and courier events are in flight.
@@ -78,8 +81,11 @@ describe("an instant courier while the worker is killed", () => {
       const [first, ...rest] = wave as [SubmitOrderRequest, ...SubmitOrderRequest[]];
       await sys.grpc.submitOrder(first);
       const submitted = Promise.all(rest.map((req) => sys.grpc.submitOrder(req)));
-      await waitForOrder(sys, first.orderId, (o) =>
-        o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
+      await waitForOrder(
+        sys,
+        first.orderId,
+        (o) => o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
+        180_000,
       );
       const dying = worker as ChildProcess;
       const exited = once(dying, "exit");
@@ -94,7 +100,7 @@ describe("an instant courier while the worker is killed", () => {
         sys,
         req.orderId,
         (o) => o.status === OrderStatus.COMPLETED,
-        90_000,
+        180_000,
       );
       expect(done.fulfillments.map((f) => FulfillmentStatus[f.status])).toEqual([
         "DELIVERED",

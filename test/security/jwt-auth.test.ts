@@ -26,6 +26,13 @@ const ROLE_OF: Record<string, string> = {
   "oms.v1.OrderService/ListOrders": "orders.read",
   "oms.v1.OrderService/WatchOrder": "orders.read",
   "oms.v1.OrderService/GetOrderHistory": "orders.read",
+  "oms.v1.OrderService/StreamOrderEvents": "orders.read",
+  "oms.v1.OrderService/RequestReturn": "orders.write",
+  "oms.v1.OrderService/CancelReturn": "orders.write",
+  "oms.v1.OrderService/PlaceHold": "orders.write",
+  "oms.v1.OrderService/ReleaseHold": "orders.write",
+  "oms.v1.OrderService/UpdateShippingAddress": "orders.write",
+  "oms.v1.OrderService/CancelOrderItems": "orders.write",
   "oms.v1.ShipmentService/ReportShipmentEvent": "shipments.report",
 };
 const CALLER_ROLES = ["orders.write", "orders.read", "shipments.report", "admin", "none"];
