@@ -35,11 +35,13 @@ import {
   createClient,
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Connection, Client as TemporalClient } from "@temporalio/client";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FulfillmentStatus, type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { OrderService, Resolution } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
+import { orderWorkflowId } from "../../src/domain/ids.js";
 import { EXPECTED_STATUS, type OrderKind, orderRequest, planKinds } from "../../src/load/mix.js";
 import {
   LOAD_CATALOG_FILE,
@@ -143,7 +145,11 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
   let closing = false;
 
   /** Calls `rpc` on one API, and on the other while the first is gone. */
-  async function call<T>(what: string, rpc: (api: number) => Promise<T>): Promise<T> {
+  async function call<T>(
+    what: string,
+    rpc: (api: number) => Promise<T>,
+    orderId?: string,
+  ): Promise<T> {
     const started = Date.now();
     const seen: string[] = [];
     for (let attempt = 0; ; attempt++) {
@@ -155,12 +161,37 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
         if (!RETRYABLE.has(failure.code) || closing) throw error;
         seen.push(`api ${api}: ${failure.message}`);
         if (Date.now() - started > 120_000) {
+          const workflow =
+            orderId === undefined ? "" : `; workflow: ${await describeWorkflow(orderId)}`;
           throw new Error(
-            `${what}: still failing after ${attempt + 1} attempts in ${Date.now() - started} ms; last: ${seen.slice(-5).join(" | ")}`,
+            `${what}: still failing after ${attempt + 1} attempts in ${Date.now() - started} ms; last: ${seen.slice(-5).join(" | ")}${workflow}`,
           );
         }
         await sleep(50);
       }
+    }
+  }
+
+  /** What Temporal says about an order's workflow: for failure messages. */
+  async function describeWorkflow(orderId: string): Promise<string> {
+    const connection = await Connection.connect({ address: temporal.address });
+    try {
+      const client = new TemporalClient({ connection, namespace: temporal.namespace });
+      const { raw, status } = await client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+      return JSON.stringify({
+        status: status.name,
+        historyLength: raw.workflowExecutionInfo?.historyLength?.toString(),
+        pendingWorkflowTask: raw.pendingWorkflowTask,
+        pendingActivities: raw.pendingActivities?.map((a) => ({
+          type: a.activityType?.name,
+          attempt: a.attempt,
+          lastFailure: a.lastFailure?.message,
+        })),
+      });
+    } catch (error) {
+      return `describe failed: ${String(error)}`;
+    } finally {
+      await connection.close();
     }
   }
 
@@ -280,8 +311,11 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
     await call(`submit ${request.orderId}`, (api) => (clients[api] as Client).submitOrder(request));
     if (kind === "cancel") {
       try {
-        await call(`cancel ${request.orderId}`, (api) =>
-          (clients[api] as Client).cancelOrder({ orderId: request.orderId, reason: "test" }),
+        await call(
+          `cancel ${request.orderId}`,
+          (api) =>
+            (clients[api] as Client).cancelOrder({ orderId: request.orderId, reason: "test" }),
+          request.orderId,
         );
       } catch (error) {
         // Everything already dispatched: nothing left to cancel.
@@ -296,11 +330,14 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
         120_000,
       );
       try {
-        await call(`resolve ${request.orderId}`, (api) =>
-          (clients[api] as Client).resolveUnavailableItems({
-            orderId: request.orderId,
-            resolution: Resolution.PROCEED_WITHOUT_UNAVAILABLE,
-          }),
+        await call(
+          `resolve ${request.orderId}`,
+          (api) =>
+            (clients[api] as Client).resolveUnavailableItems({
+              orderId: request.orderId,
+              resolution: Resolution.PROCEED_WITHOUT_UNAVAILABLE,
+            }),
+          request.orderId,
         );
       } catch (error) {
         // A retry of a resolution whose first attempt went through.
