@@ -14,6 +14,7 @@
  * idempotency key) against the other API.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import {
   closeSync,
@@ -244,6 +245,11 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
       OMS_SHIPPING_URL: refs.url,
       OMS_NOTIFICATIONS_URL: refs.url,
       OMS_AUTH: "none",
+      // Customer data encrypted in Temporal, as in production.
+      OMS_PAYLOAD_KEYS: JSON.stringify({
+        activeKeyId: "production-tier",
+        keys: { "production-tier": randomBytes(32).toString("base64") },
+      }),
       // Info, into each process's log file: the test waits for the line that says it serves.
       OMS_LOG_LEVEL: process.env.OMS_TEST_LOG_LEVEL ?? "info",
     };
@@ -406,7 +412,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           : EXPECTED_STATUS[kind];
       if (order.status !== expected) {
         problems.push(
-          `${orderId}: ${OrderStatus[order.status]}, expected ${OrderStatus[expected]}`,
+          `${orderId}: ${OrderStatus[order.status]}, expected ${OrderStatus[expected]}; workflow: ${await describeWorkflow(orderId)}`,
         );
       }
       ends.set(OrderStatus[order.status], (ends.get(OrderStatus[order.status]) ?? 0) + 1);
