@@ -5,17 +5,15 @@
  * of order), no order is stuck, and no money moves twice.
  */
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FulfillmentStatus, OrderStatus } from "../../gen/oms/v1/order_pb.js";
-import type { SubmitOrderRequest } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { waitForOrder } from "../support/watch.js";
-import { spawnWorkerProcess } from "../support/worker-process.js";
+import { spawnWorkerProcess, submitWavesKillingWorker } from "../support/worker-process.js";
 import { ledgerByFulfillment } from "./observe.js";
 
 const ORDERS = 12;
@@ -77,23 +75,12 @@ describe("an instant courier while the worker is killed", () => {
     // booking shows, while the others' bookings and courier events are in flight.
     const orders = Array.from({ length: ORDERS }, () => twoWarehouses());
     const waves = [orders.slice(0, 4), orders.slice(4, 8), orders.slice(8)];
-    for (const wave of waves) {
-      const [first, ...rest] = wave as [SubmitOrderRequest, ...SubmitOrderRequest[]];
-      await sys.grpc.submitOrder(first);
-      const submitted = Promise.all(rest.map((req) => sys.grpc.submitOrder(req)));
-      await waitForOrder(
-        sys,
-        first.orderId,
-        (o) => o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
-        180_000,
-      );
-      const dying = worker as ChildProcess;
-      const exited = once(dying, "exit");
-      dying.kill("SIGKILL");
-      await exited;
-      startWorkerProcess();
-      await submitted;
-    }
+    await submitWavesKillingWorker(
+      sys,
+      waves,
+      { current: () => worker, restart: startWorkerProcess },
+      180_000,
+    );
 
     for (const req of orders) {
       const done = await waitForOrder(

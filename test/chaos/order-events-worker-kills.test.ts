@@ -7,7 +7,6 @@
  * cursor gets exactly what followed it.
  */
 import type { ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -19,7 +18,7 @@ import { readOrderEventsFromNats, streamOrderEventsUntil } from "../support/orde
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { waitForOrder } from "../support/watch.js";
-import { spawnWorkerProcess } from "../support/worker-process.js";
+import { spawnWorkerProcess, submitWavesKillingWorker } from "../support/worker-process.js";
 
 const ORDERS = 8;
 const STREAM = "OMS_ORDERS";
@@ -73,23 +72,12 @@ describe("order events while the worker is killed", () => {
   }, async () => {
     const orders = Array.from({ length: ORDERS }, () => twoWarehouses());
     const waves = [orders.slice(0, ORDERS / 2), orders.slice(ORDERS / 2)];
-    for (const wave of waves) {
-      const [first, ...rest] = wave as [SubmitOrderRequest, ...SubmitOrderRequest[]];
-      await sys.grpc.submitOrder(first);
-      const submitted = Promise.all(rest.map((req) => sys.grpc.submitOrder(req)));
-      await waitForOrder(
-        sys,
-        first.orderId,
-        (o) => o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
-        120_000,
-      );
-      const dying = worker as ChildProcess;
-      const exited = once(dying, "exit");
-      dying.kill("SIGKILL");
-      await exited;
-      startWorkerProcess();
-      await submitted;
-    }
+    await submitWavesKillingWorker(
+      sys,
+      waves,
+      { current: () => worker, restart: startWorkerProcess },
+      120_000,
+    );
     const ids = new Set(orders.map((o) => o.orderId));
     for (const req of orders) {
       await waitForOrder(sys, req.orderId, (o) => o.status === OrderStatus.COMPLETED, 180_000);

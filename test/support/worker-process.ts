@@ -3,8 +3,11 @@
  * source), for tests that SIGKILL it; start it after `sys.stopWorker()`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import path from "node:path";
+import type { SubmitOrderRequest } from "../../gen/oms/v1/order_service_pb.js";
 import type { TestSystem } from "./system.js";
+import { waitForOrder } from "./watch.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -35,4 +38,35 @@ export function spawnWorkerProcess(
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
+}
+
+/**
+ * Submits each wave of orders; the moment a wave's first order has a
+ * booking, while the wave's other submissions, bookings and courier events
+ * are in flight, SIGKILLs the worker process (`current()`) and starts
+ * another (`restart()`).
+ */
+export async function submitWavesKillingWorker(
+  sys: TestSystem,
+  waves: readonly SubmitOrderRequest[][],
+  worker: { current: () => ChildProcess | undefined; restart: () => void },
+  bookingTimeoutMs: number,
+): Promise<void> {
+  for (const wave of waves) {
+    const [first, ...rest] = wave as [SubmitOrderRequest, ...SubmitOrderRequest[]];
+    await sys.grpc.submitOrder(first);
+    const submitted = Promise.all(rest.map((req) => sys.grpc.submitOrder(req)));
+    await waitForOrder(
+      sys,
+      first.orderId,
+      (o) => o.fulfillments.some((f) => (f.shipment?.shipmentId ?? "") !== ""),
+      bookingTimeoutMs,
+    );
+    const dying = worker.current() as ChildProcess;
+    const exited = once(dying, "exit");
+    dying.kill("SIGKILL");
+    await exited;
+    worker.restart();
+    await submitted;
+  }
 }
