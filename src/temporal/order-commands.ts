@@ -268,7 +268,14 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         try {
           const fulfillment = await handleOf(owner.orderId).executeUpdate(
             reportShipmentEventUpdate,
-            { args: [{ fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt }] },
+            {
+              args: [{ fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt }],
+              // One Update per courier event, however often it is reported:
+              // a retry (the courier's, or after this process died) joins
+              // the Update already under way instead of adding another to
+              // the order's history and another workflow task.
+              updateId: shipmentEventUpdateId(shipmentId, event),
+            },
           );
           shipment = fulfillment.shipment.status;
         } catch (err) {
@@ -394,4 +401,9 @@ export async function guard<T>(
     }
     throw err;
   }
+}
+
+/** The Update id of a courier event: the same for every report of it. */
+export function shipmentEventUpdateId(shipmentId: string, event: ShipmentEvent): string {
+  return `shipment-event/${shipmentId}/${event.toLowerCase()}`;
 }
