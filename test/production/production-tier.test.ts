@@ -50,6 +50,8 @@ import {
   readCatalogFile,
   startReferenceServices,
 } from "../../src/reference-services/index.js";
+import { payloadDataConverter } from "../../src/temporal/codec/data-converter.js";
+import { readKeyringSetting } from "../../src/temporal/codec/keyring.js";
 import { freePort } from "../support/free-port.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import {
@@ -67,6 +69,10 @@ const MIX = { "two-warehouse": 70, "out-of-stock": 10, cancel: 10, declined: 10 
  * away (a refused connection surfaces as UNAVAILABLE, a reset one as ABORTED,
  * a stream cut short as CANCELED).
  */
+const PAYLOAD_KEYS = JSON.stringify({
+  activeKeyId: "production-tier",
+  keys: { "production-tier": randomBytes(32).toString("base64") },
+});
 const RETRYABLE = new Set([
   Code.Unavailable,
   Code.Aborted,
@@ -141,6 +147,32 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
   const clients: ConnectClient<typeof OrderService>[] = [];
   const shipmentClients: ConnectClient<typeof ShipmentService>[] = [];
   const refusedCourierEvents: string[] = [];
+  /** Every courier event the OMS accepted: "<fulfillment id> <event>", for failure messages. */
+  const courierReports: string[] = [];
+  /** Courier reports under way, with when they started: for failure messages. */
+  const reportsInFlight = new Map<string, number>();
+  const workerMetricsPorts: number[] = [];
+
+  /** The workers' read-model write and workflow task latencies: for failure messages. */
+  async function workerLatencies(): Promise<string> {
+    const wanted =
+      /^(oms_readmodel_write_duration_seconds_(count|sum)|temporal_workflow_task_execution_latency_(count|sum)|temporal_local_activity_execution_latency_(count|sum)|temporal_workflow_task_execution_failed)/;
+    const lines: string[] = [];
+    for (const [i, port] of workerMetricsPorts.entries()) {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        lines.push(
+          ...text
+            .split("\n")
+            .filter((l) => wanted.test(l))
+            .map((l) => `worker ${i}: ${l}`),
+        );
+      } catch (error) {
+        lines.push(`worker ${i}: metrics unavailable: ${String(error)}`);
+      }
+    }
+    return lines.join("\n");
+  }
   let next = 0;
   /** Set when the test is over: callers (the courier) stop retrying. */
   let closing = false;
@@ -168,7 +200,9 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
             `${what}: still failing after ${attempt + 1} attempts in ${Date.now() - started} ms; last: ${seen.slice(-5).join(" | ")}${workflow}`,
           );
         }
-        await sleep(50);
+        // Backing off, as a well-behaved internal caller does: a storm of
+        // retries would only add load to a system that is recovering.
+        await sleep(Math.min(50 * 2 ** attempt, 2_000));
       }
     }
   }
@@ -177,8 +211,25 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
   async function describeWorkflow(orderId: string): Promise<string> {
     const connection = await Connection.connect({ address: temporal.address });
     try {
-      const client = new TemporalClient({ connection, namespace: temporal.namespace });
-      const { raw, status } = await client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+      const client = new TemporalClient({
+        connection,
+        namespace: temporal.namespace,
+        dataConverter: payloadDataConverter(readKeyringSetting(PAYLOAD_KEYS)),
+      });
+      const handle = client.workflow.getHandle(orderWorkflowId(orderId));
+      const { raw, status } = await handle.describe();
+      const history = await handle.fetchHistory();
+      const lastEvents = (history.events ?? []).slice(-8).map((e) => {
+        const type = String(e.eventType ?? "").replace("EVENT_TYPE_", "");
+        const detail =
+          e.activityTaskScheduledEventAttributes?.activityType?.name ??
+          e.workflowExecutionSignaledEventAttributes?.signalName ??
+          e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ??
+          e.workflowTaskFailedEventAttributes?.failure?.message ??
+          e.markerRecordedEventAttributes?.markerName ??
+          "";
+        return `${e.eventId} ${type} ${detail}`.trim();
+      });
       return JSON.stringify({
         status: status.name,
         historyLength: raw.workflowExecutionInfo?.historyLength?.toString(),
@@ -188,6 +239,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           attempt: a.attempt,
           lastFailure: a.lastFailure?.message,
         })),
+        lastEvents,
       });
     } catch (error) {
       return `describe failed: ${String(error)}`;
@@ -215,6 +267,8 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
         retryDelayMs: 100,
         maxReportAttempts: 10_000,
         reportEvent: async ({ shipmentId, fulfillmentId, event, occurredAt }) => {
+          const key = `${fulfillmentId} ${event} #${reportsInFlight.size}-${Date.now()}`;
+          reportsInFlight.set(key, Date.now());
           try {
             await call(`report ${event} ${fulfillmentId}`, (api) =>
               (shipmentClients[api] as ConnectClient<typeof ShipmentService>).reportShipmentEvent({
@@ -224,12 +278,15 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
                 occurredAt: timestampFromDate(occurredAt),
               }),
             );
+            courierReports.push(`${fulfillmentId} ${event}`);
           } catch (error) {
             const code = ConnectError.from(error).code;
             if (code === Code.NotFound || code === Code.FailedPrecondition) {
               refusedCourierEvents.push(`${fulfillmentId} ${event}: ${String(error)}`);
             }
             throw error;
+          } finally {
+            reportsInFlight.delete(key);
           }
         },
       },
@@ -246,10 +303,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
       OMS_NOTIFICATIONS_URL: refs.url,
       OMS_AUTH: "none",
       // Customer data encrypted in Temporal, as in production.
-      OMS_PAYLOAD_KEYS: JSON.stringify({
-        activeKeyId: "production-tier",
-        keys: { "production-tier": randomBytes(32).toString("base64") },
-      }),
+      OMS_PAYLOAD_KEYS: PAYLOAD_KEYS,
       // Info, into each process's log file: the test waits for the line that says it serves.
       OMS_LOG_LEVEL: process.env.OMS_TEST_LOG_LEVEL ?? "info",
     };
@@ -271,7 +325,15 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
       shipmentClients.push(createClient(ShipmentService, transport));
     }
     for (const i of [0, 1]) {
-      workers.push(new OmsProcess("worker", common, path.join(dataDir, `worker-${i}.log`)));
+      const metricsPort = await freePort();
+      workerMetricsPorts.push(metricsPort);
+      workers.push(
+        new OmsProcess(
+          "worker",
+          { ...common, OMS_METRICS_PORT: String(metricsPort) },
+          path.join(dataDir, `worker-${i}.log`),
+        ),
+      );
     }
     await Promise.all([...apis, ...workers].map((p) => p.start()));
   }, 900_000);
@@ -330,11 +392,16 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
       }
     }
     if (kind === "out-of-stock") {
-      await waitFor(
+      const waiting = await waitFor(
         request.orderId,
         (o) => o.status === OrderStatus.CUSTOMER_ACTION_REQUIRED,
-        120_000,
+        300_000,
       );
+      if (waiting?.status !== OrderStatus.CUSTOMER_ACTION_REQUIRED) {
+        throw new Error(
+          `${request.orderId} never asked for a decision: ${waiting ? OrderStatus[waiting.status] : "not found"}; workflow: ${await describeWorkflow(request.orderId)}`,
+        );
+      }
       try {
         await call(
           `resolve ${request.orderId}`,
@@ -354,7 +421,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
   }
 
   it("loses no order, leaves none stuck, and moves money once per fulfillment", {
-    timeout: 600_000,
+    timeout: 900_000,
   }, async () => {
     const kinds = planKinds(ORDERS, MIX);
     const outcomes = new Map<number, { cancelRefused: boolean }>();
@@ -392,6 +459,8 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
 
     const problems: string[] = [];
     const ends = new Map<string, number>();
+    // One bound for all: every order that can still end has this long to.
+    const settleBy = Date.now() + 240_000;
     for (const [index, kind] of kinds.entries()) {
       const orderId = orderRequest(kind, "prod", index).orderId;
       const order = await waitFor(
@@ -400,7 +469,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           o.status === OrderStatus.COMPLETED ||
           o.status === OrderStatus.CANCELLED ||
           o.status === OrderStatus.FAILED,
-        120_000,
+        Math.max(0, settleBy - Date.now()),
       );
       if (order === undefined) {
         problems.push(`${orderId}: lost (not in the read model)`);
@@ -411,8 +480,11 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           ? OrderStatus.COMPLETED
           : EXPECTED_STATUS[kind];
       if (order.status !== expected) {
+        const shipments = refs.shipping
+          .list({ orderId })
+          .map((s) => `${s.fulfillmentId} ${s.shipmentId} ${s.status}`);
         problems.push(
-          `${orderId}: ${OrderStatus[order.status]}, expected ${OrderStatus[expected]}; workflow: ${await describeWorkflow(orderId)}`,
+          `${orderId}: ${OrderStatus[order.status]}, expected ${OrderStatus[expected]}; fulfillments ${order.fulfillments.map((f) => `${f.fulfillmentId} ${FulfillmentStatus[f.status]}`).join(", ")}; shipments ${shipments.join(", ")}; courier reports ${courierReports.filter((r) => r.startsWith(orderId)).join(", ")}; workflow: ${await describeWorkflow(orderId)}`,
         );
       }
       ends.set(OrderStatus[order.status], (ends.get(OrderStatus[order.status]) ?? 0) + 1);
@@ -435,6 +507,15 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           );
         }
       }
+    }
+    if (problems.length > 0) {
+      const now = Date.now();
+      const stalled = [...reportsInFlight]
+        .filter(([, since]) => now - since > 30_000)
+        .map(([key, since]) => `${key.split(" #")[0]} for ${Math.round((now - since) / 1000)} s`);
+      console.log(
+        `courier reports under way for over 30 s: ${stalled.join("; ") || "none"}\n${await workerLatencies()}`,
+      );
     }
     const kills = [...workers, ...apis].map((p) => `${p.role} ${p.kills}`).join(", ");
     console.log(
