@@ -39,6 +39,7 @@ import {
 import type * as domain from "../domain/order.js";
 import type { OrderReturn } from "../domain/returns.js";
 import { holdToProto } from "./operations-mapping.js";
+import { slaToProto } from "./sla-mapping.js";
 
 export function submissionFromProto(req: SubmitOrderRequest): domain.OrderSubmission {
   return {
@@ -119,6 +120,7 @@ export function orderToProto(order: domain.Order): OrderMsg {
     updateTime: timestamp(order.updateTime),
     returns: (order.returns ?? []).map(returnToProto),
     holds: (order.holds ?? []).map(holdToProto),
+    sla: slaToProto(order.sla),
   });
 }
 

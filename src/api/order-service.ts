@@ -34,6 +34,7 @@ import {
 } from "./mapping.js";
 import { holdToProto, holdTypeFromProto, holdTypesFromProto } from "./operations-mapping.js";
 import { principalOf } from "./principal.js";
+import { slaFilterFromProto } from "./sla-mapping.js";
 import type { createOrderEventStreamer } from "./stream-order-events.js";
 import type { createOrderWatcher } from "./watch-order.js";
 
@@ -92,6 +93,7 @@ export function createOrderServiceHandlers(
           pageToken: req.pageToken || undefined,
           holdTypes: holdTypesFromProto(req.holdTypes),
           onHold: req.onHold,
+          sla: slaFilterFromProto(req.slaState),
         });
         return create(ListOrdersResponseSchema, {
           orders: page.orders.map(orderToProto),

@@ -114,6 +114,7 @@ export async function startApi(
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
     holdPolicy: config.workflow.holdPolicy,
+    slaPolicy: config.workflow.slaPolicy,
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();

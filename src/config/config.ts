@@ -6,6 +6,7 @@ import {
   type HoldExpiryAction,
   type HoldPolicy,
 } from "../domain/holds.js";
+import type { SlaPolicy } from "../domain/sla.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
 import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
 
@@ -84,6 +85,8 @@ export interface Config {
     maxCachedWorkflows: number;
     /** Deadlines and expiry actions of holds per type, and the automatic fraud review. */
     holdPolicy: HoldPolicy;
+    /** SLA targets per stage from acceptance (0: stage not tracked), fixed into each order when accepted. */
+    slaPolicy: SlaPolicy;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -239,6 +242,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       ),
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
       holdPolicy: readHoldPolicy(read),
+      slaPolicy: {
+        authorizedWithinMs: read.int("OMS_SLA_AUTHORIZED_WITHIN_MS", 3_600_000, 0, MAX_SLA_MS),
+        dispatchedWithinMs: read.int("OMS_SLA_DISPATCHED_WITHIN_MS", 2 * DAY_MS, 0, MAX_SLA_MS),
+        deliveredWithinMs: read.int("OMS_SLA_DELIVERED_WITHIN_MS", 7 * DAY_MS, 0, MAX_SLA_MS),
+        atRiskPercent: read.int("OMS_SLA_AT_RISK_PERCENT", 80, 0, 100),
+      },
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
@@ -291,6 +300,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
+
+const DAY_MS = 24 * 3_600_000;
+/** The longest SLA target: a year. */
+const MAX_SLA_MS = 365 * DAY_MS;
 
 /**
  * OMS_HOLD_<TYPE>_TIMEOUT_MS and OMS_HOLD_<TYPE>_ON_EXPIRY (release | cancel)

@@ -1,5 +1,6 @@
 import type { Hold } from "./holds.js";
 import type { OrderReturn } from "./returns.js";
+import type { OrderSla } from "./sla.js";
 
 /**
  * The order as plain, JSON-safe data. This is what workflows hold, what
@@ -143,6 +144,8 @@ export interface Order extends OrderSubmission {
   returns?: OrderReturn[];
   /** Every hold placed, oldest first; absent on orders stored before holds existed. */
   holds?: Hold[];
+  /** Per-stage deadlines from acceptance (src/domain/sla.ts); absent when no stage is tracked or on orders accepted before SLA clocks existed. */
+  sla?: OrderSla;
 }
 
 /** One business transition of an order, as GetOrderHistory shows it. */

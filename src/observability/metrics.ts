@@ -87,6 +87,13 @@ export const orderDuration = new Histogram({
   registers: [registry],
 });
 
+export const slaBreaches = new Counter({
+  name: "oms_order_sla_breaches_total",
+  help: "SLA stages orders breached (their deadline passed before the stage was reached), by stage",
+  labelNames: ["stage"] as const,
+  registers: [registry],
+});
+
 const downstreamLabels = ["service", "method", "code"] as const;
 
 export const downstreamDuration = new Histogram({

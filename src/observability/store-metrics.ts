@@ -1,5 +1,6 @@
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 import { isTerminal } from "../domain/order.js";
+import { slaBreachReason } from "../domain/sla.js";
 import type { OrderStore } from "../readmodel/store.js";
 import {
   orderDuration,
@@ -9,6 +10,7 @@ import {
   ordersFailed,
   readModelWriteDuration,
   secondsSince,
+  slaBreaches,
 } from "./metrics.js";
 
 const TERMINAL_COUNTERS: Partial<Record<OrderStatus, { inc(): void }>> = {
@@ -45,6 +47,7 @@ export function withStoreMetrics(store: OrderStore): OrderStore {
 
 function countOutcome(order: Order, entries: readonly TimelineEntry[]): void {
   if (order.version === 1) ordersAccepted.inc();
+  countSlaBreaches(order, entries);
   if (!isTerminal(order.status)) return;
   const transition = entries.find(
     (e) => e.toStatus === order.status && (e.fromStatus === null || !isTerminal(e.fromStatus)),
@@ -54,5 +57,18 @@ function countOutcome(order: Order, entries: readonly TimelineEntry[]): void {
   const seconds = (Date.parse(transition.time) - Date.parse(order.createTime)) / 1_000;
   if (Number.isFinite(seconds) && seconds >= 0) {
     orderDuration.observe({ status: order.status }, seconds);
+  }
+}
+
+/**
+ * A breach's timeline entry travels in exactly one version (the one that
+ * recorded it), and that version is applied once: counting the breached
+ * stages whose entry this version carries counts each breach once.
+ */
+function countSlaBreaches(order: Order, entries: readonly TimelineEntry[]): void {
+  for (const stage of order.sla?.stages ?? []) {
+    if (stage.breachTime === "") continue;
+    const reason = slaBreachReason(stage);
+    if (entries.some((e) => e.reason === reason)) slaBreaches.inc({ stage: stage.stage });
   }
 }

@@ -10,6 +10,7 @@ import { type CompiledQuery, type Kysely, type QueryResult, type Selectable, sql
 import { activeHolds } from "../domain/holds.js";
 import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 import { type OrderChangeEvent, summarizeChange } from "../domain/order-events.js";
+import { currentSlaStage, slaBreached } from "../domain/sla.js";
 import { createPageTokenCodec, type PageFilter } from "./page-token.js";
 import {
   type ClaimedOutboxMessage,
@@ -64,6 +65,16 @@ function activeHoldsColumn(order: Order): string {
   return types.length === 0 ? "" : `|${types.join("|")}|`;
 }
 
+/** The SLA columns: the current stage's at-risk time (NULL while no clock runs) and whether any stage was breached. */
+function slaColumns(order: Order): { sla_at_risk_time: string | null; sla_breached: number } {
+  const clock = currentSlaStage(order);
+  return {
+    sla_at_risk_time:
+      clock === null ? null : sortableTime(clock.atRiskTime, "sla atRiskTime", order.orderId),
+    sla_breached: slaBreached(order) ? 1 : 0,
+  };
+}
+
 /** Plain code-unit order of ids: the same lock order for every writer. */
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -105,6 +116,7 @@ export function createKyselyOrderStore(
         version: order.version,
         snapshot: JSON.stringify(order),
         active_holds: activeHoldsColumn(order),
+        ...slaColumns(order),
       };
       // Ascending sequence order makes concurrent writers of one order take
       // the same row locks in the same order on PostgreSQL (no deadlocks).
@@ -139,6 +151,8 @@ export function createKyselyOrderStore(
               version: eb.ref("excluded.version"),
               snapshot: eb.ref("excluded.snapshot"),
               active_holds: eb.ref("excluded.active_holds"),
+              sla_at_risk_time: eb.ref("excluded.sla_at_risk_time"),
+              sla_breached: eb.ref("excluded.sla_breached"),
             }))
             .whereRef("orders.version", "<", "excluded.version"),
         )
@@ -324,6 +338,7 @@ export function createKyselyOrderStore(
         statuses: query.statuses ?? [],
         holdTypes: query.holdTypes ?? [],
         onHold: query.onHold ?? false,
+        ...(query.sla ? { sla: query.sla } : {}),
       };
       const after = query.pageToken ? tokens.decode(query.pageToken, filter) : undefined;
 
@@ -338,6 +353,11 @@ export function createKyselyOrderStore(
         select = select.where(({ or, eb }) =>
           or(holdTypes.map((type) => eb("active_holds", "like", `%|${type}|%`))),
         );
+      }
+      if (query.sla === "BREACHED") select = select.where("sla_breached", "<>", 0);
+      if (query.sla === "AT_RISK") {
+        const now = (query.now ?? new Date()).toISOString();
+        select = select.where("sla_at_risk_time", "<=", now);
       }
       if (after !== undefined) {
         // Keyset: strictly after the previous page's last row in sort order.

@@ -11,7 +11,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { HoldType } from "../domain/holds.js";
 import type { OrderStatus } from "../domain/order.js";
-import { InvalidPageTokenError } from "./store.js";
+import { InvalidPageTokenError, type SlaFilter } from "./store.js";
 
 /** The position after which the next page starts: the last order of the previous page. */
 export interface PageCursor {
@@ -26,6 +26,7 @@ export interface PageFilter {
   statuses?: readonly OrderStatus[];
   holdTypes?: readonly HoldType[];
   onHold?: boolean;
+  sla?: SlaFilter;
 }
 
 /** Encodes and verifies page tokens with one secret. */
@@ -112,14 +113,16 @@ export function checkPageTokenSecret(secret: string | Uint8Array): void {
 function filterKey(filter: PageFilter): string {
   const statuses = [...new Set(filter.statuses ?? [])].sort();
   const holdTypes = [...new Set(filter.holdTypes ?? [])].sort();
-  // Tokens issued before the hold filters existed keep verifying without them.
+  // Tokens issued before the hold and SLA filters existed keep verifying without them.
+  const sla = filter.sla ? { a: filter.sla } : {};
   if (holdTypes.length === 0 && !filter.onHold) {
-    return JSON.stringify({ c: filter.customerId ?? "", s: statuses });
+    return JSON.stringify({ c: filter.customerId ?? "", s: statuses, ...sla });
   }
   return JSON.stringify({
     c: filter.customerId ?? "",
     s: statuses,
     h: holdTypes,
     o: !!filter.onHold,
+    ...sla,
   });
 }

@@ -86,6 +86,13 @@ export interface ClaimOutboxOptions {
   now?: Date;
 }
 
+/**
+ * ListOrders' SLA filter, judged at query time from the orders' SLA columns:
+ * AT_RISK, the clock is running and its current stage's at-risk time has
+ * passed; BREACHED, some stage was breached.
+ */
+export type SlaFilter = "AT_RISK" | "BREACHED";
+
 /** The query of {@link OrderStore.listOrders}. */
 export interface ListOrdersQuery {
   /** Only this customer's orders; empty or absent means every customer. */
@@ -96,6 +103,10 @@ export interface ListOrdersQuery {
   holdTypes?: readonly HoldType[];
   /** Only orders with at least one active hold. */
   onHold?: boolean;
+  /** Only orders at risk of breaching their current SLA stage, or that breached one; absent: no such filter. */
+  sla?: SlaFilter;
+  /** The time AT_RISK is judged at; `new Date()` by default (tests pass their own). */
+  now?: Date;
   /** 0 means {@link DEFAULT_PAGE_SIZE}; above {@link MAX_PAGE_SIZE} is clamped; negative throws. */
   pageSize: number;
   /** `nextPageToken` of the previous page, issued for the same filters; empty for the first page. */

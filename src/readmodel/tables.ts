@@ -30,6 +30,13 @@ export interface OrdersTable {
    * '' when it has none. Added by migration 0004.
    */
   active_holds: ColumnType<string, string | undefined, string>;
+  /**
+   * When the order's current SLA stage becomes at risk (same format as
+   * create_time); NULL while no SLA clock runs. Added by migration 0006.
+   */
+  sla_at_risk_time: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1 once any SLA stage was breached, else 0. Added by migration 0006. */
+  sla_breached: ColumnType<number, number | undefined, number>;
 }
 
 /** One row per timeline entry; (order_id, sequence) is the primary key. */

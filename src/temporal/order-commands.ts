@@ -26,6 +26,7 @@ import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-ord
 import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 import { returnLabelOf } from "../domain/returns.js";
+import { newOrderSla, type OrderSla, type SlaPolicy } from "../domain/sla.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
   cancelOrderItemsUpdate,
@@ -99,6 +100,8 @@ export interface OrderCommandsOptions {
   customerActionTimeoutMs: number;
   /** Deadlines and expiry actions of holds, fixed into each order at submission. */
   holdPolicy?: HoldPolicy;
+  /** SLA targets per stage, turned into each order's deadlines at acceptance; absent: none tracked. */
+  slaPolicy?: SlaPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -132,6 +135,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           pricing,
           customerActionTimeoutMs: options.customerActionTimeoutMs,
           ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
+          ...slaOf(acceptTime),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {
@@ -325,12 +329,18 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
    * as the workflow's first write carries them (same functions, same accept
    * time); the store ignores whichever write comes second.
    */
+  /** The order's SLA clocks, as a field to spread: nothing when no stage is tracked. */
+  function slaOf(acceptTime: string): { sla?: OrderSla } {
+    const sla = options.slaPolicy && newOrderSla(acceptTime, options.slaPolicy);
+    return sla ? { sla } : {};
+  }
+
   async function saveAccepted(
     submission: OrderSubmission,
     acceptTime: string,
     principal: string,
   ): Promise<Order> {
-    const order = newOrder(submission, acceptTime, pricing);
+    const order = { ...newOrder(submission, acceptTime, pricing), ...slaOf(acceptTime) };
     await store.saveOrder(order, [acceptedEntry(order, principal)], [acceptedNotification(order)]);
     return order;
   }

@@ -7,6 +7,7 @@ import { defineQuery, defineUpdate } from "@temporalio/workflow";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { OrderSla } from "../domain/sla.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
 
@@ -21,6 +22,11 @@ export interface OrderWorkflowInput {
   customerActionTimeoutMs: number;
   /** Deadlines and expiry actions of holds; absent in orders submitted before holds existed (defaults apply). */
   holdPolicy?: HoldPolicy;
+  /**
+   * The order's SLA clocks, with deadlines fixed at acceptance; absent when no
+   * stage is tracked and in orders submitted before SLA clocks existed.
+   */
+  sla?: OrderSla;
 }
 
 export interface CancelOrderRequest {

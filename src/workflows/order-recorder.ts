@@ -47,6 +47,12 @@ export interface OrderRecorder {
   notify(kind: NotificationKind, subject?: string, data?: Record<string, string>): void;
   /** Resolves once every change made so far is stored. */
   flushed(): Promise<void>;
+  /**
+   * Keeps a derived part of the order in step: `derive` runs after every
+   * change, inside the same version (so it never costs a write of its own).
+   * `initial` is merged at once without a new version (it is already stored).
+   */
+  derive(initial: Partial<Order>, derive: (order: Order) => Order): void;
 }
 
 export function createOrderRecorder(
@@ -63,13 +69,14 @@ export function createOrderRecorder(
   // Version 1 is written by the API; the workflow's first write is version 2.
   let dirty = false;
   let writing = false;
+  let derived: (order: Order) => Order = (o) => o;
 
   const change = (patch: Partial<Order>) => {
     if (!dirty) {
       order = { ...order, version: order.version + 1 };
       dirty = true;
     }
-    order = { ...order, ...patch, updateTime: now() };
+    order = derived({ ...order, ...patch, updateTime: now() });
   };
 
   void (async () => {
@@ -124,6 +131,10 @@ export function createOrderRecorder(
     },
     flushed() {
       return condition(() => !dirty && !writing);
+    },
+    derive(initial, derive) {
+      order = { ...order, ...initial };
+      derived = derive;
     },
   };
 }

@@ -16,6 +16,7 @@ import { releaseRemainingHolds } from "./holds.js";
 import type { OrderWorkflowInput } from "./messages.js";
 import { installOrderHandlers } from "./order-handlers.js";
 import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.js";
+import { startSlaClocks } from "./sla.js";
 
 /**
  * The life of one order (spec section 5), in one workflow: accept → reserve
@@ -32,6 +33,7 @@ import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   const run = createOrderRun(input);
   installOrderHandlers(run);
+  startSlaClocks(run);
 
   const reservation = await reserve(run);
   if (reservation === null) return end(run);

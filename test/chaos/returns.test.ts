@@ -127,13 +127,17 @@ describe("returns and refunds", () => {
     ]);
 
     // The order's own run ended at COMPLETED without waiting for returns
-    // (no timer: an order that is never returned pays nothing for them); the
-    // return ran as a run of its own under the order's workflow id.
+    // (no timer of theirs: an order that is never returned pays nothing for
+    // them; its only timers are the SLA clocks', each cancelled when its stage
+    // was met); the return ran as a run of its own under the order's workflow id.
     const returnsRun = sys.temporal.workflow.getHandle(workflowId);
     await returnsRun.result();
     const orderEvents = (await orderRun.fetchHistory()).events ?? [];
     const returnEvents = (await returnsRun.fetchHistory()).events ?? [];
-    expect(orderEvents.some((e) => e.timerStartedEventAttributes)).toBe(false);
+    const timers = (type: "timerStartedEventAttributes" | "timerCanceledEventAttributes") =>
+      orderEvents.filter((e) => e[type]).length;
+    expect(timers("timerStartedEventAttributes")).toBe(timers("timerCanceledEventAttributes"));
+    expect(orderEvents.some((e) => e.timerFiredEventAttributes)).toBe(false);
     expect(orderEvents.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
     expect(returnEvents[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name).toBe(
       "orderReturnsWorkflow",

@@ -12,6 +12,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Hold, HoldType } from "../../src/domain/holds.js";
 import type { Fulfillment, Order, OrderStatus, TimelineEntry } from "../../src/domain/order.js";
+import type { OrderSla, SlaStageClock } from "../../src/domain/sla.js";
 import { createStore } from "../../src/readmodel/create-store.js";
 import {
   createReadModelMigrations,
@@ -25,6 +26,7 @@ import {
   MAX_PAGE_SIZE,
   type OrderStore,
   type OutboxMessage,
+  type SlaFilter,
 } from "../../src/readmodel/store.js";
 import type { ReadModelDatabase } from "../../src/readmodel/tables.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
@@ -565,6 +567,95 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
         [],
       );
       expect(await list({ onHold: true })).toEqual(["held-fraud"]);
+    });
+
+    it("filters on SLA clocks at query time: at risk, breached, across pages", async () => {
+      const store = await freshStore();
+      const clock = (stage: SlaStageClock["stage"], deadline: number, breachTime = "") => ({
+        stage,
+        deadline: at(deadline),
+        atRiskTime: at(deadline - 100),
+        metTime: "",
+        breachTime,
+      });
+      const sla = (...stages: SlaStageClock[]): OrderSla => ({ stages });
+      // Judged at t = 1000: dispatch due at 1050 (at risk since 950).
+      const atRisk = makeOrder({
+        orderId: "sla-at-risk",
+        status: "PROCESSING",
+        createTime: at(1),
+        sla: sla({ ...clock("AUTHORIZED", 500), metTime: at(10) }, clock("DISPATCHED", 1050)),
+      });
+      // Dispatch due at 5000: not at risk yet.
+      const onTrack = makeOrder({
+        orderId: "sla-on-track",
+        status: "PROCESSING",
+        createTime: at(2),
+        sla: sla(clock("DISPATCHED", 5000)),
+      });
+      // Breached dispatch; the clock runs on for delivery, due at 1080: at risk too.
+      const breached = makeOrder({
+        orderId: "sla-breached",
+        status: "PROCESSING",
+        createTime: at(3),
+        sla: sla(clock("DISPATCHED", 900, at(900)), clock("DELIVERED", 1080)),
+      });
+      // Ended with a breached stage: breached, never at risk (its clock stopped).
+      const ended = makeOrder({
+        orderId: "sla-ended",
+        status: "CANCELLED",
+        createTime: at(4),
+        sla: sla(clock("DISPATCHED", 900, at(900)), clock("DELIVERED", 950)),
+      });
+      const none = makeOrder({ orderId: "sla-none", status: "PROCESSING", createTime: at(5) });
+      await saveAll(store, [atRisk, onTrack, breached, ended, none]);
+
+      const now = new Date(at(1000));
+      const list = async (sla: SlaFilter) =>
+        ids((await store.listOrders({ sla, now, pageSize: 10 })).orders);
+      expect(await list("AT_RISK")).toEqual(["sla-breached", "sla-at-risk"]);
+      expect(await list("BREACHED")).toEqual(["sla-ended", "sla-breached"]);
+      // Later, the on-track order is at risk too: judged at query time, no write needed.
+      expect(
+        ids(
+          (await store.listOrders({ sla: "AT_RISK", now: new Date(at(4950)), pageSize: 10 }))
+            .orders,
+        ),
+      ).toEqual(["sla-breached", "sla-on-track", "sla-at-risk"]);
+
+      // A page token is bound to the SLA filter too.
+      const first = await store.listOrders({ sla: "BREACHED", now, pageSize: 1 });
+      expect(ids(first.orders)).toEqual(["sla-ended"]);
+      const second = await store.listOrders({
+        sla: "BREACHED",
+        now,
+        pageSize: 1,
+        pageToken: first.nextPageToken,
+      });
+      expect(ids(second.orders)).toEqual(["sla-breached"]);
+      await expect(
+        store.listOrders({ sla: "AT_RISK", pageSize: 1, pageToken: first.nextPageToken }),
+      ).rejects.toThrow();
+      await expect(
+        store.listOrders({ pageSize: 1, pageToken: first.nextPageToken }),
+      ).rejects.toThrow();
+
+      // The latest version decides: dispatched in time, the order leaves AT_RISK.
+      await store.saveOrder(
+        {
+          ...atRisk,
+          version: 2,
+          sla: sla(
+            { ...clock("AUTHORIZED", 500), metTime: at(10) },
+            {
+              ...clock("DISPATCHED", 1050),
+              metTime: at(990),
+            },
+          ),
+        },
+        [],
+      );
+      expect(await list("AT_RISK")).toEqual(["sla-breached"]);
     });
 
     it("orders by instant, not by the text of the time, and filters on the latest status", async () => {

@@ -18,6 +18,7 @@ import type { HoldPolicy } from "../../src/domain/holds.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { Fulfillment, LineItem, Order, OrderSubmission } from "../../src/domain/order.js";
 import { DEFAULT_PRICING } from "../../src/domain/pricing.js";
+import { newOrderSla, type SlaPolicy } from "../../src/domain/sla.js";
 import {
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
@@ -246,6 +247,10 @@ export interface OrderOptions {
   customerActionTimeoutMs?: number;
   /** Absent: the input carries none, as orders submitted before holds existed (defaults apply). */
   holdPolicy?: HoldPolicy;
+  /** Absent: no SLA clocks in the input. */
+  slaPolicy?: SlaPolicy;
+  /** Defaults to the test process's clock; SLA tests pass the environment's (virtual) time. */
+  acceptTime?: string;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -273,13 +278,16 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
       countryCode: "GB",
     },
   };
+  const acceptTime = options.acceptTime ?? new Date().toISOString();
+  const sla = options.slaPolicy && newOrderSla(acceptTime, options.slaPolicy);
   return {
     submission,
-    acceptTime: new Date().toISOString(),
+    acceptTime,
     submittedBy: "test",
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: options.customerActionTimeoutMs ?? DAY_MS,
     ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
+    ...(sla ? { sla } : {}),
   };
 }
 

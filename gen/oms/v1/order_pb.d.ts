@@ -7,6 +7,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Hold } from "./order_operations_pb.js";
 import type { OrderReturn } from "./returns_pb.js";
+import type { OrderSla } from "./sla_pb.js";
 
 /**
  * Describes the file oms/v1/order.proto.
@@ -131,6 +132,15 @@ export declare type Order = Message<"oms.v1.Order"> & {
    * @generated from field: repeated oms.v1.OrderReturn returns = 40;
    */
   returns: OrderReturn[];
+
+  /**
+   * Per-stage SLA deadlines and whether each was met or breached (see
+   * OrderSla); unset when no stage is tracked, and on orders accepted before
+   * SLA clocks existed.
+   *
+   * @generated from field: oms.v1.OrderSla sla = 50;
+   */
+  sla?: OrderSla | undefined;
 };
 
 /**

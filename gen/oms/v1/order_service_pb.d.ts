@@ -6,6 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
 import type { Hold, HoldType, ItemQuantity } from "./order_operations_pb.js";
+import type { SlaState } from "./sla_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CancelReturnRequestSchema, CancelReturnResponseSchema, RequestReturnRequestSchema, RequestReturnResponseSchema } from "./return_requests_pb.js";
 import type { StreamOrderEventsRequestSchema, StreamOrderEventsResponseSchema } from "./order_events_pb.js";
@@ -264,6 +265,14 @@ export declare type ListOrdersRequest = Message<"oms.v1.ListOrdersRequest"> & {
    * @generated from field: bool on_hold = 6;
    */
   onHold: boolean;
+
+  /**
+   * Only orders at risk of breaching their current SLA stage, or that have
+   * breached a stage (unspecified: no SLA filter).
+   *
+   * @generated from field: oms.v1.SlaState sla_state = 7;
+   */
+  slaState: SlaState;
 };
 
 /**

@@ -12,6 +12,7 @@ import { createOrderVersionsAndShipmentsMigration } from "./0002-order-versions-
 import { createNotificationOutboxMigration } from "./0003-notification-outbox.js";
 import { createOrderHoldsMigration } from "./0004-order-holds.js";
 import { createOrderEventsMigration } from "./0005-order-events.js";
+import { createOrderSlaMigration } from "./0006-order-sla.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
 export const MIGRATION_TABLE = "oms_readmodel_migration";
@@ -29,6 +30,7 @@ export function createReadModelMigrations(dialect: ReadModelDialect): Record<str
     "0003_notification_outbox": createNotificationOutboxMigration(dialect),
     "0004_order_holds": createOrderHoldsMigration(dialect),
     "0005_order_events": createOrderEventsMigration(dialect),
+    "0006_order_sla": createOrderSlaMigration(dialect),
   };
 }
 

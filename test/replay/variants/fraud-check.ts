@@ -19,6 +19,7 @@ import {
 } from "../../../src/workflows/order.js";
 import { installOrderHandlers } from "../../../src/workflows/order-handlers.js";
 import { createOrderRun } from "../../../src/workflows/order-run.js";
+import { startSlaClocks } from "../../../src/workflows/sla.js";
 
 /** The patch id: what `patched()` records in history and in TemporalChangeVersion. */
 export const FRAUD_CHECK_PATCH = "fraud-check";
@@ -51,6 +52,7 @@ export function orderWorkflowWithFraudCheck(fraudCheck: () => boolean) {
   return async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     const run = createOrderRun(input);
     installOrderHandlers(run);
+    startSlaClocks(run);
 
     if (fraudCheck()) {
       const verdict = await fraud.checkFraud({
