@@ -114,6 +114,7 @@ export async function startApi(
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
     holdPolicy: config.workflow.holdPolicy,
+    reauthorizeMarginMs: config.workflow.reauthorizeMarginMs,
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();
@@ -360,6 +361,7 @@ export async function startReferenceServicesFromConfig(
     logger: logger.child({ component: "reference-services" }),
     faults: rs.faults,
     catalog: rs.catalog,
+    payments: { authorizationTtlMs: rs.authorizationTtlMs },
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

@@ -6,7 +6,9 @@ import {
   type HoldExpiryAction,
   type HoldPolicy,
 } from "../domain/holds.js";
+import { DEFAULT_REAUTHORIZE_MARGIN_MS } from "../domain/reauthorization.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
+import { DEFAULT_AUTHORIZATION_TTL_MS } from "../reference-services/payments/payment-store.js";
 import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
 
 /**
@@ -84,6 +86,8 @@ export interface Config {
     maxCachedWorkflows: number;
     /** Deadlines and expiry actions of holds per type, and the automatic fraud review. */
     holdPolicy: HoldPolicy;
+    /** How long before an authorization expires an order not yet captured authorizes again. */
+    reauthorizeMarginMs: number;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -132,6 +136,8 @@ export interface Config {
     faults: Partial<Record<FaultTarget, FaultSettings>>;
     /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
     catalog: Catalog | undefined;
+    /** How long the reference payments' authorizations can be captured (OMS_REFERENCE_AUTH_TTL). */
+    authorizationTtlMs: number;
   };
   /** Authentication, API TLS, payload encryption (security-config.ts). */
   security: SecurityConfig;
@@ -239,6 +245,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       ),
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
       holdPolicy: readHoldPolicy(read),
+      reauthorizeMarginMs: read.int(
+        "OMS_REAUTHORIZE_MARGIN_MS",
+        DEFAULT_REAUTHORIZE_MARGIN_MS,
+        0,
+        30 * 24 * 3_600_000,
+      ),
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
@@ -280,6 +292,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       omsApiUrl: read.optional("OMS_API_URL"),
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
+      authorizationTtlMs: read.duration("OMS_REFERENCE_AUTH_TTL", DEFAULT_AUTHORIZATION_TTL_MS),
     },
     security: readSecurityConfig(read, cwd, problems),
   };
@@ -353,6 +366,8 @@ function readCatalogSetting(
   }
 }
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 function createReader(env: Env, problems: string[]) {
   const raw = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -375,6 +390,21 @@ function createReader(env: Env, problems: string[]) {
     string: (name: string, fallback: string): string => raw(name) ?? fallback,
     int,
     port: (name: string, fallback: number): number => int(name, fallback, 0, 65_535),
+    /** A duration with its unit: `500ms`, `30s`, `15m`, `12h`, `7d`; in milliseconds. */
+    duration: (name: string, fallback: number): number => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+      const ms =
+        match && Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
+      if (!ms) {
+        problems.push(
+          `${name}=${JSON.stringify(value)}: expected a positive duration such as 30s, 12h or 7d (units ms, s, m, h, d)`,
+        );
+        return fallback;
+      }
+      return ms;
+    },
     optionalPort: (name: string): number | undefined =>
       raw(name) === undefined ? undefined : int(name, 0, 0, 65_535),
     bool: (name: string, fallback: boolean): boolean => {

@@ -99,6 +99,8 @@ export interface OrderCommandsOptions {
   customerActionTimeoutMs: number;
   /** Deadlines and expiry actions of holds, fixed into each order at submission. */
   holdPolicy?: HoldPolicy;
+  /** How long before an authorization expires the order authorizes again, fixed at submission. */
+  reauthorizeMarginMs?: number;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -132,6 +134,9 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           pricing,
           customerActionTimeoutMs: options.customerActionTimeoutMs,
           ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
+          ...(options.reauthorizeMarginMs !== undefined
+            ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
+            : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {

@@ -21,6 +21,11 @@ export interface OrderWorkflowInput {
   customerActionTimeoutMs: number;
   /** Deadlines and expiry actions of holds; absent in orders submitted before holds existed (defaults apply). */
   holdPolicy?: HoldPolicy;
+  /**
+   * How long before an authorization expires the order authorizes again
+   * (reauthorization.ts); absent in orders submitted before it existed (the default applies).
+   */
+  reauthorizeMarginMs?: number;
 }
 
 export interface CancelOrderRequest {

@@ -246,6 +246,8 @@ export interface OrderOptions {
   customerActionTimeoutMs?: number;
   /** Absent: the input carries none, as orders submitted before holds existed (defaults apply). */
   holdPolicy?: HoldPolicy;
+  /** Absent: the input carries none (the default margin applies). */
+  reauthorizeMarginMs?: number;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -280,6 +282,9 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
     pricing: DEFAULT_PRICING,
     customerActionTimeoutMs: options.customerActionTimeoutMs ?? DAY_MS,
     ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
+    ...(options.reauthorizeMarginMs !== undefined
+      ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
+      : {}),
   };
 }
 
