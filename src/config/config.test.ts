@@ -72,6 +72,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ OMS_REFERENCE_FAULTS: "not json" })).toThrow(/expected JSON/);
   });
 
+  it("reads the authorizations' lifetime as a duration, and the renewal margin", () => {
+    expect(loadConfig({}).referenceServices.authorizationTtlMs).toBe(7 * 86_400_000);
+    expect(loadConfig({}).workflow.reauthorizeMarginMs).toBe(86_400_000);
+    const config = loadConfig({ OMS_REFERENCE_AUTH_TTL: "30s", OMS_REAUTHORIZE_MARGIN_MS: "5000" });
+    expect(config.referenceServices.authorizationTtlMs).toBe(30_000);
+    expect(config.workflow.reauthorizeMarginMs).toBe(5_000);
+    expect(
+      loadConfig({ OMS_REFERENCE_AUTH_TTL: "1500ms" }).referenceServices.authorizationTtlMs,
+    ).toBe(1_500);
+    for (const bad of ["7", "0s", "7 days", "-1d"]) {
+      expect(() => loadConfig({ OMS_REFERENCE_AUTH_TTL: bad })).toThrow(
+        `OMS_REFERENCE_AUTH_TTL=${JSON.stringify(bad)}: expected a positive duration such as 30s, 12h or 7d`,
+      );
+    }
+  });
+
   it("reads and checks the reference inventory's catalog file", () => {
     expect(loadConfig({}).referenceServices.catalog).toBeUndefined();
     const catalog = loadConfig({ OMS_REFERENCE_CATALOG: LOAD_CATALOG_FILE }).referenceServices
