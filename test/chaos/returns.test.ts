@@ -127,13 +127,18 @@ describe("returns and refunds", () => {
     ]);
 
     // The order's own run ended at COMPLETED without waiting for returns
-    // (no timer: an order that is never returned pays nothing for them); the
-    // return ran as a run of its own under the order's workflow id.
+    // (no timer of its own: an order that is never returned pays nothing for
+    // them; the only timers are the authorization renewals' of the waits for
+    // dispatch, each cancelled at the pickup); the return ran as a run of its
+    // own under the order's workflow id.
     const returnsRun = sys.temporal.workflow.getHandle(workflowId);
     await returnsRun.result();
     const orderEvents = (await orderRun.fetchHistory()).events ?? [];
     const returnEvents = (await returnsRun.fetchHistory()).events ?? [];
-    expect(orderEvents.some((e) => e.timerStartedEventAttributes)).toBe(false);
+    expect(orderEvents.filter((e) => e.timerStartedEventAttributes).length).toBe(
+      orderEvents.filter((e) => e.timerCanceledEventAttributes).length,
+    );
+    expect(orderEvents.some((e) => e.timerFiredEventAttributes)).toBe(false);
     expect(orderEvents.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
     expect(returnEvents[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name).toBe(
       "orderReturnsWorkflow",
