@@ -115,6 +115,7 @@ export async function startApi(
     customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
     holdPolicy: config.workflow.holdPolicy,
     reauthorizeMarginMs: config.workflow.reauthorizeMarginMs,
+    resourcing: config.workflow.resourcing,
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();

@@ -7,6 +7,7 @@ import {
   type HoldPolicy,
 } from "../domain/holds.js";
 import { DEFAULT_REAUTHORIZE_MARGIN_MS } from "../domain/reauthorization.js";
+import { DEFAULT_RESOURCING_POLICY, type ResourcingPolicy } from "../domain/resourcing.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
 import { DEFAULT_AUTHORIZATION_TTL_MS } from "../reference-services/payments/payment-store.js";
 import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
@@ -88,6 +89,8 @@ export interface Config {
     holdPolicy: HoldPolicy;
     /** How long before an authorization expires an order not yet captured authorizes again. */
     reauthorizeMarginMs: number;
+    /** Re-sourcing of fulfillments a warehouse rejects or whose booking keeps failing. */
+    resourcing: ResourcingPolicy;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -164,6 +167,8 @@ export interface FaultSettings {
   outage?: boolean;
   /** Fraction of calls (0..1) that do the work, then fail with UNAVAILABLE. */
   loseResponseRate?: number;
+  /** Warehouses whose courier bookings are rejected (shipping). */
+  rejectWarehouseIds?: string[];
 }
 
 /**
@@ -243,6 +248,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         1,
         30 * 24 * 3_600_000,
       ),
+      resourcing: {
+        maxAttempts: read.int(
+          "OMS_RESOURCING_MAX_ATTEMPTS",
+          DEFAULT_RESOURCING_POLICY.maxAttempts,
+          0,
+          10,
+        ),
+        bookingMaxAttempts: read.int(
+          "OMS_BOOKING_MAX_ATTEMPTS",
+          DEFAULT_RESOURCING_POLICY.bookingMaxAttempts,
+          1,
+          1_000,
+        ),
+      },
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
       holdPolicy: readHoldPolicy(read),
       reauthorizeMarginMs: read.int(

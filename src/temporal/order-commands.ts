@@ -25,6 +25,7 @@ import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { ResourcingPolicy } from "../domain/resourcing.js";
 import { returnLabelOf } from "../domain/returns.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
 import {
@@ -101,6 +102,8 @@ export interface OrderCommandsOptions {
   holdPolicy?: HoldPolicy;
   /** How long before an authorization expires the order authorizes again, fixed at submission. */
   reauthorizeMarginMs?: number;
+  /** Re-sourcing of rejected fulfillments, fixed at submission. */
+  resourcing?: ResourcingPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -137,6 +140,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           ...(options.reauthorizeMarginMs !== undefined
             ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
             : {}),
+          ...(options.resourcing ? { resourcing: options.resourcing } : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {

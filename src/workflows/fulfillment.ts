@@ -21,6 +21,7 @@ import {
   renewsBeforeExpiry,
   waitKeepingAuthorization,
 } from "./reauthorization.js";
+import { courierBooking, resource, resourcingCalledFor } from "./resourcing.js";
 
 /**
  * One warehouse's part of an order, as a step of the order workflow (no child
@@ -91,14 +92,29 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     // The address as the order has it now (UpdateShippingAddress may have
     // changed it); from here on it cannot change for this fulfillment.
     run.bookingsInFlight.add(fulfillmentId);
-    const booking = await activities.bookShipment({
-      orderId,
-      fulfillmentId,
-      warehouseId: f.warehouseId,
-      address: recorder.order.shippingAddress,
-      // As CancelOrderItems may have left them.
-      items: current().items,
-    });
+    let booking: { shipmentId: string; courierReference: string };
+    // Bounded attempts (orders with a re-sourcing policy) until nowhere else has the stock.
+    for (let unbounded = false; ; unbounded = true) {
+      try {
+        booking = await courierBooking(run, unbounded).bookShipment({
+          orderId,
+          fulfillmentId,
+          warehouseId: f.warehouseId,
+          address: recorder.order.shippingAddress,
+          // As CancelOrderItems may have left them.
+          items: current().items,
+        });
+        break;
+      } catch (err) {
+        const failure = resourcingCalledFor(run, fulfillmentId, err);
+        if (failure === null) throw err;
+        run.bookingsInFlight.delete(fulfillmentId);
+        if (await resource(run, fulfillmentId, failure, { fulfill, compensate })) return;
+        // Nowhere else: a rejection fails the fulfillment; a failing booking goes on here.
+        if (failure.rejected) throw err;
+        run.bookingsInFlight.add(fulfillmentId);
+      }
+    }
     run.bookingsInFlight.delete(fulfillmentId);
     update((x) => booked(x, booking.shipmentId, booking.courierReference));
 

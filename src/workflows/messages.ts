@@ -7,6 +7,7 @@ import { defineQuery, defineUpdate } from "@temporalio/workflow";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { ResourcingPolicy } from "../domain/resourcing.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
 
@@ -26,6 +27,8 @@ export interface OrderWorkflowInput {
    * (reauthorization.ts); absent in orders submitted before it existed (the default applies).
    */
   reauthorizeMarginMs?: number;
+  /** Re-sourcing of rejected fulfillments; absent in orders submitted before it existed (bookings unbounded). */
+  resourcing?: ResourcingPolicy;
 }
 
 export interface CancelOrderRequest {

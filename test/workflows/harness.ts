@@ -18,6 +18,7 @@ import type { HoldPolicy } from "../../src/domain/holds.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { Fulfillment, LineItem, Order, OrderSubmission } from "../../src/domain/order.js";
 import { DEFAULT_PRICING } from "../../src/domain/pricing.js";
+import type { ResourcingPolicy } from "../../src/domain/resourcing.js";
 import {
   ORDER_WORKFLOW_TYPE,
   type OrderWorkflowInput,
@@ -248,6 +249,8 @@ export interface OrderOptions {
   holdPolicy?: HoldPolicy;
   /** Absent: the input carries none (the default margin applies). */
   reauthorizeMarginMs?: number;
+  /** Absent: the input carries none (bookings retried without a bound). */
+  resourcing?: ResourcingPolicy;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -285,6 +288,7 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
     ...(options.reauthorizeMarginMs !== undefined
       ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
       : {}),
+    ...(options.resourcing ? { resourcing: options.resourcing } : {}),
   };
 }
 
