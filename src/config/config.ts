@@ -451,6 +451,14 @@ function createReader(env: Env, problems: string[]) {
             );
           } else if (rates.some((r) => typeof r !== "number" || r < 0 || r > 1)) {
             problems.push(`${name}: ${target}: rates must be numbers from 0 to 1`);
+          } else if (
+            settings.rejectWarehouseIds !== undefined &&
+            !(
+              Array.isArray(settings.rejectWarehouseIds) &&
+              settings.rejectWarehouseIds.every((w) => typeof w === "string" && w !== "")
+            )
+          ) {
+            problems.push(`${name}: ${target}: rejectWarehouseIds must be a list of warehouse ids`);
           } else {
             out[target as FaultTarget] = settings;
           }
