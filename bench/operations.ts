@@ -27,6 +27,12 @@ const OPERATIONS: Record<string, string> = {
     "two-warehouse order, delivered: hold + UpdateShippingAddress + release (3 Updates); refused edits write nothing",
   "items-cancelled":
     "two-warehouse order, delivered: hold + CancelOrderItems (partial, 1 stock release) + release (3 Updates)",
+  "completed-expiring-authorizations":
+    "two-warehouse order, delivered, authorizations expiring in 7 days: the common path with the renewal timer (started, cancelled at dispatch)",
+  "resourced-warehouse-rejected":
+    "one-warehouse order, delivered: wh-east rejects the booking, the lines are re-sourced to wh-west (reserve, void + release, a new fulfillment)",
+  reauthorized:
+    "two-warehouse order, delivered: courier late by two authorization lifetimes, 2 renewals per fulfillment (authorize + void each), lost responses",
 };
 
 interface Row {

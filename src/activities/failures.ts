@@ -42,6 +42,8 @@ export async function callDownstream<T>(
   try {
     return await call({ signal: Context.current().cancellationSignal });
   } catch (err) {
+    // Already classified by the call itself (e.g. a booking the warehouse rejected).
+    if (err instanceof ApplicationFailure) throw err;
     const error = ConnectError.from(err);
     if (PERMANENT.has(error.code)) {
       throw ApplicationFailure.create({

@@ -5,6 +5,11 @@ import { callDownstream } from "./failures.js";
 export interface ReserveInventoryInput {
   orderId: string;
   items: LineItem[];
+  /**
+   * Re-sourcing: the fulfillment whose lines these are (its own idempotency
+   * key), and the warehouses to take nothing from.
+   */
+  resourcing?: { fulfillmentId: string; excludeWarehouseIds: string[] };
 }
 
 export interface ReservationResult {
@@ -22,9 +27,12 @@ export function createInventoryActivities(clients: Pick<DownstreamClients, "inve
       const res = await callDownstream("inventory", (opts) =>
         clients.inventory.reserve(
           {
-            idempotencyKey: `${input.orderId}:reserve`,
+            idempotencyKey: input.resourcing
+              ? `${input.orderId}:reserve:resource:${input.resourcing.fulfillmentId}`
+              : `${input.orderId}:reserve`,
             orderId: input.orderId,
             lines: input.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
+            excludeWarehouseIds: input.resourcing?.excludeWarehouseIds ?? [],
           },
           opts,
         ),

@@ -1,5 +1,7 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthorizationDecision, DeclineReason } from "../../gen/payments/v1/payment_service_pb.js";
 import type { DownstreamClients } from "../clients/downstream.js";
+import { renewalKey } from "../domain/reauthorization.js";
 import { callDownstream } from "./failures.js";
 
 export interface AuthorizeInput {
@@ -14,10 +16,23 @@ export interface AuthorizeInput {
    * review's approval (the spending limit is not checked).
    */
   fraudReviewHoldId?: string;
+  /**
+   * Set when this renews the fulfillment's authorization before it expires:
+   * the renewal's generation (1, 2, …), which makes its idempotency key.
+   */
+  renewal?: number;
 }
 
 export type AuthorizeResult =
-  | { approved: true; authorizationId: string }
+  | {
+      approved: true;
+      authorizationId: string;
+      /**
+       * When the authorization expires (ISO 8601); absent when the payment
+       * service sets no expiry, and in results recorded before it existed.
+       */
+      expireTime?: string;
+    }
   | {
       approved: false;
       authorizationId: string;
@@ -42,9 +57,11 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       const res = await callDownstream("payments", (opts) =>
         clients.payments.authorize(
           {
-            idempotencyKey: input.fraudReviewHoldId
-              ? key(input.fulfillmentId, `authorize:${input.fraudReviewHoldId}`)
-              : key(input.fulfillmentId, "authorize"),
+            idempotencyKey: input.renewal
+              ? key(input.fulfillmentId, `authorize:${renewalKey(input.renewal)}`)
+              : input.fraudReviewHoldId
+                ? key(input.fulfillmentId, `authorize:${input.fraudReviewHoldId}`)
+                : key(input.fulfillmentId, "authorize"),
             customerId: input.customerId,
             orderId: input.orderId,
             fulfillmentId: input.fulfillmentId,
@@ -56,7 +73,12 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
         ),
       );
       if (res.decision === AuthorizationDecision.APPROVED) {
-        return { approved: true, authorizationId: res.authorizationId };
+        const expireTime = res.authorization?.expireTime;
+        return {
+          approved: true,
+          authorizationId: res.authorizationId,
+          ...(expireTime ? { expireTime: timestampDate(expireTime).toISOString() } : {}),
+        };
       }
       const reason =
         res.declineMessage || DeclineReason[res.declineReason].toLowerCase().replaceAll("_", " ");
@@ -91,11 +113,14 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       );
     },
 
-    async voidPayment(input: { fulfillmentId: string; authorizationId: string }) {
+    /** `renewal`: voids the authorization that renewal generation replaced. */
+    async voidPayment(input: { fulfillmentId: string; authorizationId: string; renewal?: number }) {
       await callDownstream("payments", (opts) =>
         clients.payments.void(
           {
-            idempotencyKey: key(input.fulfillmentId, "void"),
+            idempotencyKey: input.renewal
+              ? key(input.fulfillmentId, `void:${renewalKey(input.renewal)}`)
+              : key(input.fulfillmentId, "void"),
             authorizationId: input.authorizationId,
           },
           opts,

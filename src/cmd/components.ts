@@ -115,6 +115,8 @@ export async function startApi(
     customerActionTimeoutMs: config.workflow.customerActionTimeoutMs,
     holdPolicy: config.workflow.holdPolicy,
     slaPolicy: config.workflow.slaPolicy,
+    reauthorizeMarginMs: config.workflow.reauthorizeMarginMs,
+    resourcing: config.workflow.resourcing,
   });
   // Aborted first at shutdown: health watches and order watches end, so clients reconnect elsewhere.
   const draining = new AbortController();
@@ -361,6 +363,7 @@ export async function startReferenceServicesFromConfig(
     logger: logger.child({ component: "reference-services" }),
     faults: rs.faults,
     catalog: rs.catalog,
+    payments: { authorizationTtlMs: rs.authorizationTtlMs },
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

@@ -70,6 +70,34 @@ describe("loadConfig", () => {
       /rates must be/,
     );
     expect(() => loadConfig({ OMS_REFERENCE_FAULTS: "not json" })).toThrow(/expected JSON/);
+    expect(
+      loadConfig({ OMS_REFERENCE_FAULTS: '{"shipping":{"rejectWarehouseIds":["wh-east"]}}' })
+        .referenceServices.faults,
+    ).toEqual({ shipping: { rejectWarehouseIds: ["wh-east"] } });
+    expect(() =>
+      loadConfig({ OMS_REFERENCE_FAULTS: '{"shipping":{"rejectWarehouseIds":"wh-east"}}' }),
+    ).toThrow(/rejectWarehouseIds must be a list of warehouse ids/);
+  });
+
+  it("reads the authorizations' lifetime as a duration, and the renewal margin", () => {
+    expect(loadConfig({}).referenceServices.authorizationTtlMs).toBe(7 * 86_400_000);
+    expect(loadConfig({}).workflow.reauthorizeMarginMs).toBe(86_400_000);
+    expect(loadConfig({}).workflow.resourcing).toEqual({ maxAttempts: 2, bookingMaxAttempts: 10 });
+    expect(
+      loadConfig({ OMS_RESOURCING_MAX_ATTEMPTS: "0", OMS_BOOKING_MAX_ATTEMPTS: "3" }).workflow
+        .resourcing,
+    ).toEqual({ maxAttempts: 0, bookingMaxAttempts: 3 });
+    const config = loadConfig({ OMS_REFERENCE_AUTH_TTL: "30s", OMS_REAUTHORIZE_MARGIN_MS: "5000" });
+    expect(config.referenceServices.authorizationTtlMs).toBe(30_000);
+    expect(config.workflow.reauthorizeMarginMs).toBe(5_000);
+    expect(
+      loadConfig({ OMS_REFERENCE_AUTH_TTL: "1500ms" }).referenceServices.authorizationTtlMs,
+    ).toBe(1_500);
+    for (const bad of ["7", "0s", "7 days", "-1d"]) {
+      expect(() => loadConfig({ OMS_REFERENCE_AUTH_TTL: bad })).toThrow(
+        `OMS_REFERENCE_AUTH_TTL=${JSON.stringify(bad)}: expected a positive duration such as 30s, 12h or 7d`,
+      );
+    }
   });
 
   it("reads and checks the reference inventory's catalog file", () => {

@@ -6,8 +6,11 @@ import {
   type HoldExpiryAction,
   type HoldPolicy,
 } from "../domain/holds.js";
+import { DEFAULT_REAUTHORIZE_MARGIN_MS } from "../domain/reauthorization.js";
+import { DEFAULT_RESOURCING_POLICY, type ResourcingPolicy } from "../domain/resourcing.js";
 import type { SlaPolicy } from "../domain/sla.js";
 import { type Catalog, readCatalogFile } from "../reference-services/inventory/catalog.js";
+import { DEFAULT_AUTHORIZATION_TTL_MS } from "../reference-services/payments/payment-store.js";
 import { readSecurityConfig, type SecurityConfig } from "./security-config.js";
 
 /**
@@ -87,6 +90,10 @@ export interface Config {
     holdPolicy: HoldPolicy;
     /** SLA targets per stage from acceptance (0: stage not tracked), fixed into each order when accepted. */
     slaPolicy: SlaPolicy;
+    /** How long before an authorization expires an order not yet captured authorizes again. */
+    reauthorizeMarginMs: number;
+    /** Re-sourcing of fulfillments a warehouse rejects or whose booking keeps failing. */
+    resourcing: ResourcingPolicy;
   };
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
@@ -135,6 +142,8 @@ export interface Config {
     faults: Partial<Record<FaultTarget, FaultSettings>>;
     /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
     catalog: Catalog | undefined;
+    /** How long the reference payments' authorizations can be captured (OMS_REFERENCE_AUTH_TTL). */
+    authorizationTtlMs: number;
   };
   /** Authentication, API TLS, payload encryption (security-config.ts). */
   security: SecurityConfig;
@@ -161,6 +170,8 @@ export interface FaultSettings {
   outage?: boolean;
   /** Fraction of calls (0..1) that do the work, then fail with UNAVAILABLE. */
   loseResponseRate?: number;
+  /** Warehouses whose courier bookings are rejected (shipping). */
+  rejectWarehouseIds?: string[];
 }
 
 /**
@@ -240,6 +251,20 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         1,
         30 * 24 * 3_600_000,
       ),
+      resourcing: {
+        maxAttempts: read.int(
+          "OMS_RESOURCING_MAX_ATTEMPTS",
+          DEFAULT_RESOURCING_POLICY.maxAttempts,
+          0,
+          10,
+        ),
+        bookingMaxAttempts: read.int(
+          "OMS_BOOKING_MAX_ATTEMPTS",
+          DEFAULT_RESOURCING_POLICY.bookingMaxAttempts,
+          1,
+          1_000,
+        ),
+      },
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
       holdPolicy: readHoldPolicy(read),
       slaPolicy: {
@@ -248,6 +273,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         deliveredWithinMs: read.int("OMS_SLA_DELIVERED_WITHIN_MS", 7 * DAY_MS, 0, MAX_SLA_MS),
         atRiskPercent: read.int("OMS_SLA_AT_RISK_PERCENT", 80, 0, 100),
       },
+      reauthorizeMarginMs: read.int(
+        "OMS_REAUTHORIZE_MARGIN_MS",
+        DEFAULT_REAUTHORIZE_MARGIN_MS,
+        0,
+        30 * 24 * 3_600_000,
+      ),
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
@@ -289,6 +320,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       omsApiUrl: read.optional("OMS_API_URL"),
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
+      authorizationTtlMs: read.duration("OMS_REFERENCE_AUTH_TTL", DEFAULT_AUTHORIZATION_TTL_MS),
     },
     security: readSecurityConfig(read, cwd, problems),
   };
@@ -366,6 +398,8 @@ function readCatalogSetting(
   }
 }
 
+const DURATION_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 function createReader(env: Env, problems: string[]) {
   const raw = (name: string): string | undefined => {
     const value = env[name]?.trim();
@@ -388,6 +422,21 @@ function createReader(env: Env, problems: string[]) {
     string: (name: string, fallback: string): string => raw(name) ?? fallback,
     int,
     port: (name: string, fallback: number): number => int(name, fallback, 0, 65_535),
+    /** A duration with its unit: `500ms`, `30s`, `15m`, `12h`, `7d`; in milliseconds. */
+    duration: (name: string, fallback: number): number => {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+      const ms =
+        match && Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS];
+      if (!ms) {
+        problems.push(
+          `${name}=${JSON.stringify(value)}: expected a positive duration such as 30s, 12h or 7d (units ms, s, m, h, d)`,
+        );
+        return fallback;
+      }
+      return ms;
+    },
     optionalPort: (name: string): number | undefined =>
       raw(name) === undefined ? undefined : int(name, 0, 0, 65_535),
     bool: (name: string, fallback: boolean): boolean => {
@@ -415,6 +464,14 @@ function createReader(env: Env, problems: string[]) {
             );
           } else if (rates.some((r) => typeof r !== "number" || r < 0 || r > 1)) {
             problems.push(`${name}: ${target}: rates must be numbers from 0 to 1`);
+          } else if (
+            settings.rejectWarehouseIds !== undefined &&
+            !(
+              Array.isArray(settings.rejectWarehouseIds) &&
+              settings.rejectWarehouseIds.every((w) => typeof w === "string" && w !== "")
+            )
+          ) {
+            problems.push(`${name}: ${target}: rejectWarehouseIds must be a list of warehouse ids`);
           } else {
             out[target as FaultTarget] = settings;
           }

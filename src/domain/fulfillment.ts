@@ -59,6 +59,18 @@ export function authorized(
   };
 }
 
+/**
+ * The authorization was renewed before it expired: the new one replaces it
+ * (the old one is voided); the fulfillment's status does not change.
+ */
+export function reauthorized(
+  f: Fulfillment,
+  authorizationId: string,
+  amountMinor: number,
+): Fulfillment {
+  return { ...f, payment: { ...f.payment, authorizationId, authorizedMinor: amountMinor } };
+}
+
 /** The payment service declined: the fulfillment fails (its stock is released). */
 export function declined(f: Fulfillment, authorizationId: string, reason: string): Fulfillment {
   return {

@@ -54,6 +54,7 @@ export { createPaymentService, type PaymentServiceOptions } from "./payments/pay
 export {
   createPaymentStore,
   DECLINED_CUSTOMER_PREFIX,
+  DEFAULT_AUTHORIZATION_TTL_MS,
   DEFAULT_SPENDING_LIMIT_MINOR,
   type PaymentStore,
   type PaymentStoreOptions,

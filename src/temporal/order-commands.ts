@@ -25,6 +25,7 @@ import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { ResourcingPolicy } from "../domain/resourcing.js";
 import { returnLabelOf } from "../domain/returns.js";
 import { newOrderSla, type OrderSla, type SlaPolicy } from "../domain/sla.js";
 import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
@@ -102,6 +103,10 @@ export interface OrderCommandsOptions {
   holdPolicy?: HoldPolicy;
   /** SLA targets per stage, turned into each order's deadlines at acceptance; absent: none tracked. */
   slaPolicy?: SlaPolicy;
+  /** How long before an authorization expires the order authorizes again, fixed at submission. */
+  reauthorizeMarginMs?: number;
+  /** Re-sourcing of rejected fulfillments, fixed at submission. */
+  resourcing?: ResourcingPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
 }
@@ -136,6 +141,10 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           customerActionTimeoutMs: options.customerActionTimeoutMs,
           ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
           ...slaOf(acceptTime),
+          ...(options.reauthorizeMarginMs !== undefined
+            ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
+            : {}),
+          ...(options.resourcing ? { resourcing: options.resourcing } : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
         try {

@@ -16,6 +16,12 @@ import { activities, compensations } from "./activity-proxies.js";
 import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
 import { isWithdrawn } from "./item-cancellation.js";
 import { courierReportsOf, type OrderRun } from "./order-run.js";
+import {
+  heldAuthorization,
+  renewsBeforeExpiry,
+  waitKeepingAuthorization,
+} from "./reauthorization.js";
+import { courierBooking, resource, resourcingCalledFor } from "./resourcing.js";
 
 /**
  * One warehouse's part of an order, as a step of the order workflow (no child
@@ -66,25 +72,56 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
       return;
     }
     update((x) => authorized(x, auth.authorizationId, asked));
-    if (onHold(run)) await passHolds(run, cancelled);
+    // From here until the capture the authorization is renewed before it expires.
+    const held = heldAuthorization(auth);
+    if (onHold(run)) {
+      if (!renewsBeforeExpiry(held)) await passHolds(run, cancelled);
+      else if (
+        !(await waitKeepingAuthorization(
+          run,
+          fulfillmentId,
+          held,
+          () => !onHold(run) || cancelled(),
+        ))
+      )
+        return await compensate(run, fulfillmentId, "FAILED", renewalDeclined(held));
+    }
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 
     // The address as the order has it now (UpdateShippingAddress may have
     // changed it); from here on it cannot change for this fulfillment.
     run.bookingsInFlight.add(fulfillmentId);
-    const booking = await activities.bookShipment({
-      orderId,
-      fulfillmentId,
-      warehouseId: f.warehouseId,
-      address: recorder.order.shippingAddress,
-      // As CancelOrderItems may have left them.
-      items: current().items,
-    });
+    let booking: { shipmentId: string; courierReference: string };
+    // Bounded attempts (orders with a re-sourcing policy) until nowhere else has the stock.
+    for (let unbounded = false; ; unbounded = true) {
+      try {
+        booking = await courierBooking(run, unbounded).bookShipment({
+          orderId,
+          fulfillmentId,
+          warehouseId: f.warehouseId,
+          address: recorder.order.shippingAddress,
+          // As CancelOrderItems may have left them.
+          items: current().items,
+        });
+        break;
+      } catch (err) {
+        const failure = resourcingCalledFor(run, fulfillmentId, err);
+        if (failure === null) throw err;
+        run.bookingsInFlight.delete(fulfillmentId);
+        if (await resource(run, fulfillmentId, failure, { fulfill, compensate })) return;
+        // Nowhere else: a rejection fails the fulfillment; a failing booking goes on here.
+        if (failure.rejected) throw err;
+        run.bookingsInFlight.add(fulfillmentId);
+      }
+    }
     run.bookingsInFlight.delete(fulfillmentId);
     update((x) => booked(x, booking.shipmentId, booking.courierReference));
 
-    await condition(() => cancelled() || reports.dispatchedAt !== "");
+    // With renewals: ends early when a renewal of the authorization is declined.
+    const pickedUpOrCancelled = () => cancelled() || reports.dispatchedAt !== "";
+    if (!renewsBeforeExpiry(held)) await condition(pickedUpOrCancelled);
+    else await waitKeepingAuthorization(run, fulfillmentId, held, pickedUpOrCancelled);
     if (reports.dispatchedAt === "") {
       const stopped = await compensations.cancelShipment({
         fulfillmentId,
@@ -92,7 +129,9 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
       });
       if (stopped) {
         update(bookingCancelled);
-        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
+        return cancelled()
+          ? await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch")
+          : await compensate(run, fulfillmentId, "FAILED", renewalDeclined(held));
       }
       // The courier picked it up before the cancellation reached it: carry on.
       log.info("shipment already dispatched; the cancellation does not apply", { fulfillmentId });
@@ -129,6 +168,10 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     }
     await compensate(run, fulfillmentId, "FAILED", reason);
   }
+}
+
+function renewalDeclined(held: { declineReason: string }): string {
+  return `payment declined at re-authorization: ${held.declineReason}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import { defineQuery, defineUpdate } from "@temporalio/workflow";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import type { Address, Fulfillment, Order, OrderSubmission } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
+import type { ResourcingPolicy } from "../domain/resourcing.js";
 import type { OrderSla } from "../domain/sla.js";
 
 export const ORDER_WORKFLOW_TYPE = "orderWorkflow";
@@ -27,6 +28,13 @@ export interface OrderWorkflowInput {
    * stage is tracked and in orders submitted before SLA clocks existed.
    */
   sla?: OrderSla;
+  /**
+   * How long before an authorization expires the order authorizes again
+   * (reauthorization.ts); absent in orders submitted before it existed (the default applies).
+   */
+  reauthorizeMarginMs?: number;
+  /** Re-sourcing of rejected fulfillments; absent in orders submitted before it existed (bookings unbounded). */
+  resourcing?: ResourcingPolicy;
 }
 
 export interface CancelOrderRequest {

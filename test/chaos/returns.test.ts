@@ -127,9 +127,10 @@ describe("returns and refunds", () => {
     ]);
 
     // The order's own run ended at COMPLETED without waiting for returns
-    // (no timer of theirs: an order that is never returned pays nothing for
-    // them; its only timers are the SLA clocks', each cancelled when its stage
-    // was met); the return ran as a run of its own under the order's workflow id.
+    // (no timer of its own: an order that is never returned pays nothing for
+    // them; its only timers are the SLA clocks' and the authorization
+    // renewals' of the waits for dispatch, each cancelled when its stage was
+    // met); the return ran as a run of its own under the order's workflow id.
     const returnsRun = sys.temporal.workflow.getHandle(workflowId);
     await returnsRun.result();
     const orderEvents = (await orderRun.fetchHistory()).events ?? [];

@@ -2,7 +2,9 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { TargetService } from "../../gen/faults/v1/fault_service_pb.js";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthorizationDecision } from "../../gen/payments/v1/payment_service_pb.js";
+import { errorReason } from "../../src/reference-services/errors.js";
 import { createSeededRandom } from "../../src/reference-services/faults/seeded-random.js";
 import { type Harness, startHarness, uniqueId } from "./harness.js";
 
@@ -54,6 +56,35 @@ describe("outage", () => {
     await h.faults.setFaults({ target: TargetService.PAYMENTS, faults: {} });
     const res = await h.payments.authorize(authorizeRequest());
     expect(res.decision).toBe(AuthorizationDecision.APPROVED);
+  });
+});
+
+describe("rejected warehouses", () => {
+  it("refuses bookings from the listed warehouses before doing any work, and nothing else", async () => {
+    h = await startHarness();
+    await h.faults.setFaults({
+      target: TargetService.SHIPPING,
+      faults: { rejectWarehouseIds: ["wh-east"] },
+    });
+    const book = (warehouseId: string) =>
+      h?.shipping.bookShipment({
+        idempotencyKey: uniqueId("key"),
+        orderId: "o-1",
+        fulfillmentId: "o-1/1",
+        warehouseId,
+        address: { name: "A", line1: "1 Road", city: "London", countryCode: "GB" },
+        items: [{ sku: "MUG-CLASSIC", quantity: 1 }],
+      });
+    const error = await failure(book("wh-east") as Promise<unknown>);
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(errorReason(error)).toBe("WAREHOUSE_REJECTED");
+    expect(error.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({ warehouse_id: "wh-east" });
+    expect(h.services.shipping.list({ orderId: "o-1" })).toEqual([]);
+    expect((await book("wh-west"))?.shipmentId).toBeTruthy();
+    const invalid = await failure(
+      h.faults.setFaults({ target: TargetService.SHIPPING, faults: { rejectWarehouseIds: [""] } }),
+    );
+    expect(invalid.code).toBe(Code.InvalidArgument);
   });
 });
 

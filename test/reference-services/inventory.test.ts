@@ -45,6 +45,26 @@ describe("Reserve allocation", () => {
     expect(res.unavailableLines).toEqual([]);
   });
 
+  it("takes nothing from excluded warehouses", async () => {
+    const res = await h.inventory.reserve({
+      idempotencyKey: uniqueId("key"),
+      orderId: uniqueId("order"),
+      lines: [{ sku: "MUG-CLASSIC", quantity: 2 }],
+      excludeWarehouseIds: ["wh-east"],
+    });
+    expect(byWarehouse(res.allocations)).toEqual({ "wh-west": { "MUG-CLASSIC": 2 } });
+    const nowhere = await h.inventory.reserve({
+      idempotencyKey: uniqueId("key"),
+      orderId: uniqueId("order"),
+      lines: [{ sku: "KEYBOARD-MX", quantity: 1 }],
+      excludeWarehouseIds: ["wh-west"],
+    });
+    expect(nowhere.allocations).toEqual([]);
+    expect(nowhere.unavailableLines).toEqual([
+      expect.objectContaining({ sku: "KEYBOARD-MX", missingQuantity: 1 }),
+    ]);
+  });
+
   it("uses the fewest warehouses when no single one has everything", async () => {
     // KEYBOARD-MX is only in wh-west, POSTER-A2 only in wh-central; everything
     // else fits in one of those two, so wh-east is never needed.

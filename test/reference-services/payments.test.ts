@@ -307,3 +307,61 @@ describe("ListLedger", () => {
     expect((await h.payments.listLedger({ orderId: orderA })).entries).toHaveLength(2);
   });
 });
+
+describe("authorization expiry", () => {
+  const DAY_MS = 24 * 3_600_000;
+  let clock = Date.parse("2030-01-01T00:00:00.000Z");
+  let e: Harness;
+  beforeAll(async () => {
+    e = await startHarness({
+      now: () => new Date(clock),
+      payments: { authorizationTtlMs: 7 * DAY_MS, spendingLimits: { "cust-ttl": 3_000n } },
+    });
+  });
+  afterAll(() => e?.stop());
+  const auth = (customerId: string, key = uniqueId("key")) =>
+    e.payments.authorize({
+      idempotencyKey: key,
+      customerId,
+      orderId: uniqueId("order"),
+      fulfillmentId: "f/1",
+      amountMinor: 2_500n,
+      currencyCode: "USD",
+    });
+
+  it("returns the expiry with the authorization; an expired one cannot be captured but can be voided", async () => {
+    const approved = await auth(uniqueId("cust"));
+    const expireTime = approved.authorization?.expireTime;
+    expect(expireTime && Number(expireTime.seconds) * 1000).toBe(clock + 7 * DAY_MS);
+    const id = approved.authorizationId;
+    clock += 7 * DAY_MS;
+    const refused = await failure(
+      e.payments.capture({ idempotencyKey: uniqueId("cap"), authorizationId: id, amountMinor: 0n }),
+    );
+    expect(refused).toEqual({ code: Code.FailedPrecondition, reason: "AUTHORIZATION_EXPIRED" });
+    const voided = await e.payments.void({ idempotencyKey: uniqueId("void"), authorizationId: id });
+    expect(voided.authorization?.status).toBe(AuthorizationStatus.VOIDED);
+    expect(e.services.payments.ledger({ authorizationId: id }).map((x) => x.operation)).toEqual([
+      "AUTHORIZE",
+      "VOID",
+    ]);
+  });
+
+  it("captures until the expiry; an expired authorization no longer counts against the limit", async () => {
+    await auth("cust-ttl");
+    // 2,500 outstanding of a 3,000 limit: a second one is declined while the first holds.
+    expect((await auth("cust-ttl")).decision).toBe(AuthorizationDecision.DECLINED);
+    clock += 7 * DAY_MS;
+    const second = await auth("cust-ttl");
+    expect(second.decision).toBe(AuthorizationDecision.APPROVED);
+    clock += 7 * DAY_MS - 1;
+    const captured = await e.payments.capture({
+      idempotencyKey: uniqueId("cap"),
+      authorizationId: second.authorizationId,
+      amountMinor: 0n,
+    });
+    expect(captured.authorization?.status).toBe(AuthorizationStatus.CAPTURED);
+    const declined = await auth("cust-ttl");
+    expect(declined.authorization?.expireTime).toBeUndefined();
+  });
+});

@@ -18,6 +18,7 @@ import type { HoldPolicy } from "../../src/domain/holds.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { Fulfillment, LineItem, Order, OrderSubmission } from "../../src/domain/order.js";
 import { DEFAULT_PRICING } from "../../src/domain/pricing.js";
+import type { ResourcingPolicy } from "../../src/domain/resourcing.js";
 import { newOrderSla, type SlaPolicy } from "../../src/domain/sla.js";
 import {
   ORDER_WORKFLOW_TYPE,
@@ -251,6 +252,10 @@ export interface OrderOptions {
   slaPolicy?: SlaPolicy;
   /** Defaults to the test process's clock; SLA tests pass the environment's (virtual) time. */
   acceptTime?: string;
+  /** Absent: the input carries none (the default margin applies). */
+  reauthorizeMarginMs?: number;
+  /** Absent: the input carries none (bookings retried without a bound). */
+  resourcing?: ResourcingPolicy;
 }
 
 /** The two-warehouse order of the integration tests: 2 x SKU-100 from wh-east, KEYBOARD-MX from wh-west. */
@@ -288,6 +293,10 @@ export function orderInput(orderId: string, options: OrderOptions = {}): OrderWo
     customerActionTimeoutMs: options.customerActionTimeoutMs ?? DAY_MS,
     ...(options.holdPolicy ? { holdPolicy: options.holdPolicy } : {}),
     ...(sla ? { sla } : {}),
+    ...(options.reauthorizeMarginMs !== undefined
+      ? { reauthorizeMarginMs: options.reauthorizeMarginMs }
+      : {}),
+    ...(options.resourcing ? { resourcing: options.resourcing } : {}),
   };
 }
 

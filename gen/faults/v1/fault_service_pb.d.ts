@@ -45,6 +45,16 @@ export declare type Faults = Message<"faults.v1.Faults"> & {
    * @generated from field: double lose_response_rate = 4;
    */
   loseResponseRate: number;
+
+  /**
+   * Warehouses whose courier bookings are refused (shipping's BookShipment
+   * with one of these warehouse_id fails with FAILED_PRECONDITION, ErrorInfo
+   * reason WAREHOUSE_REJECTED, before doing any work): the warehouse rejects
+   * the fulfillment. Applies to BookShipment only.
+   *
+   * @generated from field: repeated string reject_warehouse_ids = 5;
+   */
+  rejectWarehouseIds: string[];
 };
 
 /**

@@ -124,6 +124,14 @@ export declare type ReserveRequest = Message<"inventory.v1.ReserveRequest"> & {
    * @generated from field: repeated inventory.v1.StockLine lines = 3;
    */
   lines: StockLine[];
+
+  /**
+   * Warehouses not to take anything from (e.g. ones that rejected a
+   * fulfillment of the order, when its lines are re-sourced elsewhere).
+   *
+   * @generated from field: repeated string exclude_warehouse_ids = 4;
+   */
+  excludeWarehouseIds: string[];
 };
 
 /**

@@ -107,6 +107,14 @@ export declare type Authorization = Message<"payments.v1.Authorization"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 13;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * When an approved authorization expires: from then on it cannot be
+   * captured. Unset for declined authorizations.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 14;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -754,7 +762,13 @@ export declare const LedgerOperationSchema: GenEnum<LedgerOperation>;
  * Invalid transitions fail with FAILED_PRECONDITION and an ErrorInfo reason:
  * AUTHORIZATION_DECLINED, AUTHORIZATION_VOIDED, ALREADY_CAPTURED,
  * NOT_CAPTURED, AMOUNT_EXCEEDS_AUTHORIZED, AMOUNT_EXCEEDS_REFUNDABLE,
- * ALREADY_REFUNDED. An unknown authorization_id is NOT_FOUND.
+ * ALREADY_REFUNDED, AUTHORIZATION_EXPIRED. An unknown authorization_id is
+ * NOT_FOUND.
+ *
+ * Authorizations expire (Authorization.expire_time): an expired authorization
+ * can no longer be captured (FAILED_PRECONDITION, AUTHORIZATION_EXPIRED) but
+ * can still be voided, and no longer counts against the spending limit. A
+ * caller that needs it longer authorizes again and voids the old one.
  *
  * @generated from service payments.v1.PaymentService
  */

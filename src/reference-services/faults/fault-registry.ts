@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type UnaryRequest,
+} from "@connectrpc/connect";
+import { createServiceError } from "../errors.js";
 
 /** The reference services faults can be injected into. */
 export const FAULT_TARGETS = ["inventory", "payments", "shipping", "notifications"] as const;
@@ -16,6 +23,11 @@ export interface FaultConfig {
   outage?: boolean;
   /** Fraction of calls (0..1) that do their work, then fail with UNAVAILABLE. */
   loseResponseRate?: number;
+  /**
+   * Warehouses whose courier bookings (`BookShipment` with one of these
+   * `warehouse_id`s) fail with FAILED_PRECONDITION / WAREHOUSE_REJECTED.
+   */
+  rejectWarehouseIds?: readonly string[];
 }
 
 /** A {@link FaultConfig} with every default filled in. */
@@ -56,6 +68,7 @@ export const NO_FAULTS: Readonly<Faults> = Object.freeze({
   addedLatencyMs: 0,
   outage: false,
   loseResponseRate: 0,
+  rejectWarehouseIds: [],
 });
 
 /** Creates the fault state of all targets. */
@@ -92,6 +105,16 @@ export function createFaultRegistry(options: FaultRegistryOptions = {}): FaultRe
         if (faults.errorRate > 0 && random() < faults.errorRate) {
           throw injectedFailure(target, "error-rate");
         }
+        const warehouseId = bookingWarehouse(request);
+        if (warehouseId !== undefined && faults.rejectWarehouseIds.includes(warehouseId)) {
+          throw createServiceError(
+            Code.FailedPrecondition,
+            `${target}.v1`,
+            "WAREHOUSE_REJECTED",
+            `warehouse "${warehouseId}" rejected the fulfillment (injected)`,
+            { warehouse_id: warehouseId },
+          );
+        }
         const response = await next(request);
         // The work is done (and remembered under its idempotency key); only the
         // caller does not learn of it, exactly like a response lost on the wire.
@@ -116,6 +139,13 @@ function normalizeFaults(config: FaultConfig): Faults {
     throw new RangeError(`fault addedLatencyMs must be >= 0, got ${faults.addedLatencyMs}`);
   }
   return Object.freeze(faults);
+}
+
+/** The warehouse a BookShipment call books from; undefined for every other call. */
+function bookingWarehouse(request: UnaryRequest | StreamRequest): string | undefined {
+  if (request.method.name !== "BookShipment" || request.stream) return undefined;
+  const warehouseId = (request.message as { warehouseId?: unknown }).warehouseId;
+  return typeof warehouseId === "string" ? warehouseId : undefined;
 }
 
 function withoutUndefined(config: FaultConfig): FaultConfig {

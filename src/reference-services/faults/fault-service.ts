@@ -66,6 +66,7 @@ function fromMessage(faults: FaultsMessage | undefined): FaultConfig {
     addedLatencyMs: faults?.addedLatency ? durationMs(faults.addedLatency) : 0,
     outage: faults?.outage ?? false,
     loseResponseRate: faults?.loseResponseRate ?? 0,
+    rejectWarehouseIds: [...(faults?.rejectWarehouseIds ?? [])],
   };
 }
 
@@ -75,5 +76,6 @@ function toMessage(faults: Faults): MessageInitShape<typeof FaultsSchema> {
     addedLatency: faults.addedLatencyMs > 0 ? durationFromMs(faults.addedLatencyMs) : undefined,
     outage: faults.outage,
     loseResponseRate: faults.loseResponseRate,
+    rejectWarehouseIds: [...faults.rejectWarehouseIds],
   };
 }

@@ -32,6 +32,7 @@ export function createInventoryService(
           const plan = store.reserve(
             request.orderId,
             request.lines.map(({ sku, quantity }) => ({ sku, quantity })),
+            request.excludeWarehouseIds,
           );
           return {
             orderId: request.orderId,

@@ -37,7 +37,12 @@ export interface InventoryStore {
    * {@link planAllocation} and takes the stock. Throws NOT_FOUND (UNKNOWN_SKU)
    * before taking anything if a SKU is unknown.
    */
-  reserve(orderId: string, lines: readonly StockLine[]): AllocationPlan;
+  reserve(
+    orderId: string,
+    lines: readonly StockLine[],
+    /** Warehouses to take nothing from. */
+    excludeWarehouseIds?: readonly string[],
+  ): AllocationPlan;
   /** Returns what `orderId` holds (in `warehouseId` only, if given) to stock; returns what it released. */
   release(
     orderId: string,
@@ -145,7 +150,7 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
 
   return {
     warehouses,
-    reserve(orderId, lines) {
+    reserve(orderId, lines, excludeWarehouseIds = []) {
       const seen = new Set<string>();
       for (const line of lines) {
         if (seen.has(line.sku)) {
@@ -163,7 +168,11 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
       for (const line of lines) {
         knowSku(line.sku);
       }
-      const plan = planAllocation(lines, warehouses, available);
+      const plan = planAllocation(
+        lines,
+        warehouses.filter((w) => !excludeWarehouseIds.includes(w)),
+        available,
+      );
       const byWarehouse = held.get(orderId) ?? new Map<string, Map<string, number>>();
       for (const { warehouseId, lines: taken } of plan.allocations) {
         const bySku = byWarehouse.get(warehouseId) ?? new Map<string, number>();

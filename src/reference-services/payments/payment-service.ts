@@ -166,6 +166,7 @@ function toAuthorization(auth: AuthorizationRecord): MessageInitShape<typeof Aut
     declineMessage: auth.declineMessage,
     createTime: timestampFromDate(auth.createTime),
     updateTime: timestampFromDate(auth.updateTime),
+    ...(auth.expireTime ? { expireTime: timestampFromDate(auth.expireTime) } : {}),
   };
 }
 

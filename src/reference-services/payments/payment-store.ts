@@ -10,6 +10,9 @@ export const DECLINED_CUSTOMER_PREFIX = "declined-";
 /** The spending limit of customers without one of their own: 1,000,000.00 in any currency. */
 export const DEFAULT_SPENDING_LIMIT_MINOR = 100_000_000n;
 
+/** How long an approved authorization can be captured: 7 days, as card networks typically allow. */
+export const DEFAULT_AUTHORIZATION_TTL_MS = 7 * 24 * 3_600_000;
+
 /** Where an authorization is in its life (see payments.v1.AuthorizationStatus). */
 export type AuthorizationStatus = "AUTHORIZED" | "CAPTURED" | "VOIDED" | "REFUNDED" | "DECLINED";
 /** Why an authorization was declined. */
@@ -32,6 +35,8 @@ export interface AuthorizationRecord {
   declineMessage: string;
   createTime: Date;
   updateTime: Date;
+  /** When an approved authorization expires (no capture from then on); undefined when declined. */
+  expireTime?: Date;
 }
 
 /** One operation the payment service performed. */
@@ -108,6 +113,8 @@ export interface PaymentStoreOptions {
   defaultSpendingLimitMinor?: bigint;
   /** Limits per customer id, in minor units. */
   spendingLimits?: Record<string, bigint>;
+  /** How long an approved authorization can be captured; {@link DEFAULT_AUTHORIZATION_TTL_MS} by default. */
+  authorizationTtlMs?: number;
   /** Clock; `new Date()` by default. */
   now?: () => Date;
 }
@@ -116,6 +123,9 @@ export interface PaymentStoreOptions {
 export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentStore {
   const now = options.now ?? (() => new Date());
   const defaultLimit = options.defaultSpendingLimitMinor ?? DEFAULT_SPENDING_LIMIT_MINOR;
+  const ttlMs = options.authorizationTtlMs ?? DEFAULT_AUTHORIZATION_TTL_MS;
+  const expired = (auth: AuthorizationRecord): boolean =>
+    auth.expireTime !== undefined && now().getTime() >= auth.expireTime.getTime();
   const limits = new Map(Object.entries(options.spendingLimits ?? {}));
   const authorizations = new Map<string, AuthorizationRecord>();
   const entries: LedgerEntryRecord[] = [];
@@ -125,7 +135,8 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
     let sum = 0n;
     for (const a of authorizations.values()) {
       if (a.customerId !== customerId) continue;
-      if (a.status === "AUTHORIZED") sum += a.authorizedMinor;
+      // An expired authorization holds nothing any more.
+      if (a.status === "AUTHORIZED" && !expired(a)) sum += a.authorizedMinor;
       if (a.status === "CAPTURED") sum += a.capturedMinor - a.refundedMinor;
     }
     return sum;
@@ -220,6 +231,8 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
         auth.status = "DECLINED";
         auth.declineReason = "SPENDING_LIMIT_EXCEEDED";
         auth.declineMessage = `the fraud check declined it: ${outstanding} outstanding plus ${input.amountMinor} exceeds the customer's limit of ${limit} (minor units)`;
+      } else {
+        auth.expireTime = new Date(time.getTime() + ttlMs);
       }
       authorizations.set(auth.authorizationId, auth);
       record(
@@ -233,6 +246,13 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
     capture(idempotencyKey, authorizationId, amountMinor) {
       const auth = find(authorizationId);
       requireStatus(auth, "capture", ["AUTHORIZED"]);
+      if (expired(auth)) {
+        refuse(
+          auth,
+          "AUTHORIZATION_EXPIRED",
+          `cannot capture ${authorizationId}: it expired at ${auth.expireTime?.toISOString()}; authorize again`,
+        );
+      }
       const amount = amountMinor === 0n ? auth.authorizedMinor : amountMinor;
       if (amount > auth.authorizedMinor) {
         refuse(
