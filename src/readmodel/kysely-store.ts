@@ -50,6 +50,9 @@ export interface KyselyOrderStoreOptions {
 // shipment inserts (3 per row) use the same batch size.
 const TIMELINE_INSERT_BATCH = 500;
 
+/** Most events one sequencer run positions (PostgreSQL); the next read takes the rest. */
+const EVENT_SEQUENCER_BATCH = 5_000;
+
 /** Rows in slices of at most TIMELINE_INSERT_BATCH, one statement each. */
 function inBatches<T>(rows: readonly T[]): T[][] {
   const batches: T[][] = [];
@@ -95,6 +98,45 @@ export function createKyselyOrderStore(
         return results;
       }));
   let closing: Promise<void> | undefined;
+  // See saveOrder's event and sequenceOrderEvents.
+  const positionNow = options.dialect === "sqlite";
+
+  /**
+   * PostgreSQL: gives committed events that have no position yet their
+   * positions, in one short transaction under the counter row's lock, so
+   * sequencers run one at a time and every batch's positions follow the
+   * previous batch's: a reader that has seen position n never sees a smaller
+   * one appear later. Each order's events are numbered in their sequence
+   * order (its version n+1 commits only after version n: the order row's
+   * lock). A sequencer already at work is not waited for: what it leaves
+   * behind gets its position on the next read.
+   */
+  async function sequenceOrderEvents(): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      const counter = await sql`
+        select last_position from order_event_sequence where id = 1 for update skip locked`.execute(
+        trx,
+      );
+      if (counter.rows.length === 0) return;
+      // A statement of its own, after the lock: its snapshot includes every
+      // batch committed before this sequencer got the lock.
+      await sql`
+        with b as (
+          select order_id, sequence, row_number() over (order by order_id, sequence) as rn
+          from order_events where position is null
+          order by order_id, sequence
+          limit ${EVENT_SEQUENCER_BATCH}
+        ), u as (
+          update order_events e set position = s.last_position + b.rn
+          from b, order_event_sequence s
+          where s.id = 1 and e.order_id = b.order_id and e.sequence = b.sequence
+          returning e.position
+        )
+        update order_event_sequence
+        set last_position = last_position + (select count(*) from u)
+        where id = 1`.execute(trx);
+    });
+  }
 
   return {
     kind: options.dialect,
@@ -234,12 +276,14 @@ export function createKyselyOrderStore(
         );
       }
 
-      // The version's event, last: taking the next position locks the
-      // counter row until commit (PostgreSQL), so it is held for as short a
-      // time as possible, and positions commit in their order. Both
-      // statements apply only when this version is the stored one and the
-      // order has no event for it (or a newer one) yet; the order row, locked
-      // by the upsert, keeps that true between them.
+      // The version's event, last. It applies only when this version is the
+      // stored one and the order has no event for it (or a newer one) yet;
+      // the order row, locked by the upsert, keeps that true, and makes the
+      // per-order sequence number gapless. Its global position: on SQLite
+      // (one writer at a time) the counter's next value, taken here; on
+      // PostgreSQL none yet: the sequencer hands it out once this transaction
+      // has committed (see sequenceOrderEvents), so no write waits for another
+      // order's commit.
       const summary = summarizeChange(order, entries);
       const noEventYet = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId} and e.version >= ${order.version})`;
       const takePosition = sql`
@@ -251,7 +295,7 @@ export function createKyselyOrderStore(
       const appendEvent = sql`
         insert into order_events
           (position, order_id, sequence, version, type, time, previous_status, reasons, snapshot)
-        select s.last_position, o.order_id,
+        select ${positionNow ? sql`s.last_position` : sql`null`}, o.order_id,
                coalesce((select max(e.sequence) from order_events e where e.order_id = o.order_id), 0) + 1,
                o.version,
                case when ${firstEvent} then 'CREATED' else cast(${summary.type} as text) end,
@@ -267,7 +311,7 @@ export function createKyselyOrderStore(
         upsert,
         version,
         ...inserts,
-        takePosition,
+        ...(positionNow ? [takePosition] : []),
         appendEvent,
       ]);
       return { applied: (upserted?.rows.length ?? 0) > 0 };
@@ -547,6 +591,7 @@ export function createKyselyOrderStore(
       if (!Number.isSafeInteger(limit) || limit < 1) {
         throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
       }
+      if (!positionNow) await sequenceOrderEvents();
       const rows = await db
         .selectFrom("order_events")
         .selectAll()

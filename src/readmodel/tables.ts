@@ -108,8 +108,11 @@ export interface NotificationOutboxTable {
  * newest when saved. Added by migration 0005.
  */
 export interface OrderEventsTable {
-  /** Global, in commit order; from order_event_sequence. */
-  position: ColumnType<number | string, number, never>;
+  /**
+   * Global, in commit order; from order_event_sequence. On PostgreSQL NULL
+   * until the sequencer hands the committed event its position (migration 0007).
+   */
+  position: ColumnType<number | string | null, number | null, never>;
   order_id: ColumnType<string, string, never>;
   /** 1, 2, 3, … per order. */
   sequence: ColumnType<number | string, number, never>;

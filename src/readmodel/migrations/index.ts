@@ -13,6 +13,7 @@ import { createNotificationOutboxMigration } from "./0003-notification-outbox.js
 import { createOrderHoldsMigration } from "./0004-order-holds.js";
 import { createOrderEventsMigration } from "./0005-order-events.js";
 import { createOrderSlaMigration } from "./0006-order-sla.js";
+import { createEventPositionsAfterCommitMigration } from "./0007-event-positions-after-commit.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
 export const MIGRATION_TABLE = "oms_readmodel_migration";
@@ -31,6 +32,7 @@ export function createReadModelMigrations(dialect: ReadModelDialect): Record<str
     "0004_order_holds": createOrderHoldsMigration(dialect),
     "0005_order_events": createOrderEventsMigration(dialect),
     "0006_order_sla": createOrderSlaMigration(dialect),
+    "0007_event_positions_after_commit": createEventPositionsAfterCommitMigration(dialect),
   };
 }
 
