@@ -61,6 +61,8 @@ export interface OrderCommands {
     shipment: { shipmentId: string; fulfillmentId: string },
     event: ShipmentEvent,
     occurredAt: string,
+    /** The authenticated principal reporting it (the timeline's actor). */
+    reportedBy: string,
     signal?: AbortSignal,
   ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
   placeHold(
@@ -256,7 +258,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         throw notEditable(await stored(orderId), "cancelling items");
       }),
 
-    reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>
+    reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, reportedBy, signal) =>
       guard(client, signal, async () => {
         const owner = await ownerOf(shipmentId, fulfillmentId);
         const failure = (message: string) =>
@@ -268,7 +270,11 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         try {
           const fulfillment = await handleOf(owner.orderId).executeUpdate(
             reportShipmentEventUpdate,
-            { args: [{ fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt }] },
+            {
+              args: [
+                { fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt, reportedBy },
+              ],
+            },
           );
           shipment = fulfillment.shipment.status;
         } catch (err) {
