@@ -39,6 +39,14 @@ export function downstreamCredentials(
   };
 }
 
+/** Sends a fixed bearer token (OMS_API_CLIENT_TOKEN, `oms load --token`). */
+export function staticBearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}
+
 /**
  * Sends `authorization: Bearer <token>` with the token held in `file`. The
  * file is read on the first call and read again whenever it has changed (a

@@ -19,6 +19,7 @@ import {
   mintDevToken,
 } from "../api/auth/dev-keys.js";
 import { createJwtVerifier } from "../api/auth/jwt-verifier.js";
+import { staticBearer } from "../clients/credentials.js";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { ensureDevKeyring } from "../temporal/codec/data-converter.js";
 
@@ -178,13 +179,7 @@ export function refreshingBearer(mint: () => Promise<string>): Interceptor {
   };
 }
 
-/** Sends a fixed bearer token (OMS_API_CLIENT_TOKEN). */
-export function staticBearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
-}
+export { staticBearer };
 
 const TOKEN_USAGE = `usage: oms token [--subject S] --role R [--role R2 …] [--ttl 1h]
 Mints a bearer token for \`oms dev\` with OMS_AUTH=jwt (development key pair under OMS_DATA_DIR).

@@ -16,7 +16,8 @@ import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
-import { referenceServicesSecurity, staticBearer } from "../../src/cmd/security-setup.js";
+import { staticBearer } from "../../src/clients/credentials.js";
+import { referenceServicesSecurity } from "../../src/cmd/security-setup.js";
 import { loadConfig } from "../../src/config/config.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
