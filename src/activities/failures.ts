@@ -9,6 +9,9 @@ import { upperSnake } from "../domain/errors.js";
  * decides what that means for the order. Everything else (UNAVAILABLE,
  * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN, a
  * connection refused) is thrown as is and retried by the activity's policy.
+ * UNAUTHENTICATED is retried too: it refuses the worker's own credentials
+ * (an expired or not yet rotated token, a wrong certificate), which an
+ * operator fixes; an order must not fail for it.
  */
 const PERMANENT = new Set<Code>([
   Code.InvalidArgument,
@@ -18,7 +21,6 @@ const PERMANENT = new Set<Code>([
   Code.FailedPrecondition,
   Code.OutOfRange,
   Code.Unimplemented,
-  Code.Unauthenticated,
 ]);
 
 /**

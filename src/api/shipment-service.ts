@@ -8,6 +8,7 @@ import {
   type ShipmentService,
 } from "../../gen/oms/v1/shipment_service_pb.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
+import { principalOf } from "./principal.js";
 
 /** oms.v1.ShipmentService: courier integrations report what happened to a shipment. */
 export function createShipmentServiceHandlers(
@@ -23,6 +24,7 @@ export function createShipmentServiceHandlers(
         { shipmentId: req.shipmentId, fulfillmentId: req.fulfillmentId },
         event,
         occurredAt,
+        principalOf(ctx),
         ctx.signal,
       );
       return create(ReportShipmentEventResponseSchema, {

@@ -8,6 +8,7 @@ import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js
 import { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
 import { PaymentService } from "../../gen/payments/v1/payment_service_pb.js";
 import { ShippingService } from "../../gen/shipping/v1/shipping_service_pb.js";
+import type { DownstreamCredentials } from "./credentials.js";
 
 export interface DownstreamUrls {
   inventory: string;
@@ -33,12 +34,19 @@ export function createDownstreamClients(
   timeoutMs: number,
   /** Around every call (metrics, traces), outermost first. */
   interceptors: Interceptor[] = [],
+  /** The worker's own credentials (credentials.ts): a bearer token, a client certificate. */
+  credentials: DownstreamCredentials = { interceptors: [], nodeOptions: {} },
 ): DownstreamClients {
   const transports = new Map<string, ReturnType<typeof createGrpcTransport>>();
   const transport = (baseUrl: string) => {
     let t = transports.get(baseUrl);
     if (t === undefined) {
-      t = createGrpcTransport({ baseUrl, defaultTimeoutMs: timeoutMs, interceptors });
+      t = createGrpcTransport({
+        baseUrl,
+        defaultTimeoutMs: timeoutMs,
+        interceptors: [...interceptors, ...credentials.interceptors],
+        nodeOptions: credentials.nodeOptions,
+      });
       transports.set(baseUrl, t);
     }
     return t;

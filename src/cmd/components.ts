@@ -31,6 +31,7 @@ import { createOrderEventStreamer } from "../api/stream-order-events.js";
 import { withUnavailableErrors } from "../api/unavailable-store.js";
 import { createValidationInterceptor } from "../api/validation.js";
 import { createOrderWatcher } from "../api/watch-order.js";
+import { downstreamCredentials } from "../clients/credentials.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
 import { type Config, ConfigError } from "../config/config.js";
 import { DEFAULT_PRICING } from "../domain/pricing.js";
@@ -54,7 +55,7 @@ import { createOrderCommands } from "../temporal/order-commands.js";
 import { createReturnCommands } from "../temporal/return-commands.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
-import { apiClientOptions } from "./security-setup.js";
+import { apiClientOptions, referenceServicesSecurity } from "./security-setup.js";
 
 async function openStore(config: Config): Promise<OrderStore> {
   const store = await createStore({
@@ -276,6 +277,8 @@ export async function startWorker(
   temporalAddress: string,
   urls: DownstreamUrls,
   logger: Logger,
+  /** Credentials of the downstream calls besides those configured (`oms dev`'s tokens). */
+  credentials: Interceptor[] = [],
 ): Promise<RunningWorker> {
   const observability = workerObservability();
   const bundle = await ensureWorkflowBundle(config.cacheDir, logger, {
@@ -285,9 +288,12 @@ export async function startWorker(
   const connection = await NativeConnection.connect(
     temporalConnectionOptions(config.temporal, temporalAddress),
   );
-  const clients = createDownstreamClients(urls, config.downstream.timeoutMs, [
-    createDownstreamObservabilityInterceptor(),
-  ]);
+  const clients = createDownstreamClients(
+    urls,
+    config.downstream.timeoutMs,
+    [createDownstreamObservabilityInterceptor()],
+    downstreamCredentials(config.security.downstreamClient, credentials),
+  );
   // Delivers the notifications saveOrder writes to the outbox; woken by each such write.
   const dispatcher = startNotificationDispatcher({
     store,
@@ -358,6 +364,7 @@ export async function startReferenceServicesFromConfig(
     createGrpcTransport({ baseUrl: omsApiUrl, ...apiClientOptions(config, credentials) }),
   );
   return startReferenceServices({
+    ...referenceServicesSecurity(config),
     host: rs.host,
     port: rs.port,
     logger: logger.child({ component: "reference-services" }),

@@ -71,7 +71,13 @@ const COMMANDS: Record<
         events: { ...config.events, natsUrl: nats?.url ?? config.events.natsUrl },
       };
       const [worker, api] = await startTogether(
-        startWorker(withEvents, address, downstreamUrls(config, refs?.url), logger),
+        startWorker(
+          withEvents,
+          address,
+          downstreamUrls(config, refs?.url),
+          logger,
+          security.workerInterceptors,
+        ),
         startApi(config, address, logger),
       );
       printBanner(withEvents, api.server.port, address, server?.uiUrl, refs?.url, security);

@@ -10,6 +10,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ROLES } from "../api/auth/access-table.js";
 import { authMethods } from "../api/auth/api-security.js";
+import { type Authenticator, createAuthenticator } from "../api/auth/authenticator.js";
 import {
   DEV_AUDIENCE,
   DEV_ISSUER,
@@ -17,6 +18,8 @@ import {
   ensureDevJwtKeys,
   mintDevToken,
 } from "../api/auth/dev-keys.js";
+import { createJwtVerifier } from "../api/auth/jwt-verifier.js";
+import { staticBearer } from "../clients/credentials.js";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { ensureDevKeyring } from "../temporal/codec/data-converter.js";
 
@@ -54,7 +57,12 @@ export interface DevSecurity {
   payloads: string;
   /** Credentials of the simulated courier when authentication is on. */
   courierInterceptors: Interceptor[];
+  /** Credentials of the worker's downstream calls when authentication is on. */
+  workerInterceptors: Interceptor[];
 }
+
+/** Audience of the tokens the reference downstream services accept under `oms dev`. */
+export const DEV_DOWNSTREAM_AUDIENCE = "oms-downstream";
 
 /**
  * `oms dev`: a development keyring under the data folder unless
@@ -72,6 +80,7 @@ export async function prepareDevSecurity(config: Config, logger: Logger): Promis
     payloads = "NOT encrypted (OMS_PAYLOAD_KEYS=none)";
   }
   const courierInterceptors: Interceptor[] = [];
+  const workerInterceptors: Interceptor[] = [];
   const jwt = security.jwt;
   if (security.authMode === "jwt" && jwt.jwksUrl === undefined && jwt.jwksFile === undefined) {
     const keys = await ensureDevJwtKeys(config.dataDir);
@@ -87,13 +96,75 @@ export async function prepareDevSecurity(config: Config, logger: Logger): Promis
         }),
       ),
     );
+    // The reference services require tokens too, for their own audience;
+    // the worker presents one minted for it (unless it has a token file).
+    const ref = security.reference.jwt;
+    if (ref.jwksUrl === undefined && ref.jwksFile === undefined) {
+      ref.jwksFile = keys.jwksFile;
+      ref.issuer = DEV_ISSUER;
+      ref.audience = DEV_DOWNSTREAM_AUDIENCE;
+    }
+    if (security.downstreamClient.tokenFile === undefined) {
+      workerInterceptors.push(
+        refreshingBearer(() =>
+          mintDevToken(keys.privateKeyFile, {
+            subject: "worker",
+            roles: [],
+            ttlS: 3_600,
+            audience: DEV_DOWNSTREAM_AUDIENCE,
+          }),
+        ),
+      );
+    }
   }
   const methods = authMethods(security);
   const auth =
     methods.length === 0
       ? "OPEN: no authentication (OMS_AUTH=jwt turns on tokens)"
-      : `on (${methods.join(", ")})`;
-  return { auth, payloads, courierInterceptors };
+      : `on (${methods.join(", ")})${
+          workerInterceptors.length > 0
+            ? "; the reference services require tokens too (the worker and the courier have their own)"
+            : ""
+        }`;
+  return { auth, payloads, courierInterceptors, workerInterceptors };
+}
+
+/**
+ * How the reference downstream services authenticate their callers
+ * (OMS_REFERENCE_AUTH_*, OMS_REFERENCE_TLS_*): the API's verification code,
+ * with the reference services' own issuer, audience and CA. Any valid
+ * caller is accepted (they have no roles); nothing configured: open.
+ */
+export function referenceServicesSecurity(config: Config): {
+  authenticate?: Authenticator;
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+} {
+  const { reference, jwt } = config.security;
+  const tls = reference.tls && {
+    cert: readFileSync(reference.tls.certPath),
+    key: readFileSync(reference.tls.keyPath),
+    ...(reference.tls.clientCaPath ? { ca: readFileSync(reference.tls.clientCaPath) } : {}),
+  };
+  const tokens = reference.jwt.jwksUrl !== undefined || reference.jwt.jwksFile !== undefined;
+  if (!tokens && tls?.ca === undefined) return tls ? { tls } : {};
+  const authenticate = createAuthenticator({
+    ...(tokens
+      ? {
+          jwt: createJwtVerifier({
+            ...(reference.jwt.jwksUrl !== undefined ? { jwksUrl: reference.jwt.jwksUrl } : {}),
+            ...(reference.jwt.jwksFile !== undefined ? { jwksFile: reference.jwt.jwksFile } : {}),
+            issuer: reference.jwt.issuer as string,
+            audience: reference.jwt.audience as string,
+            algorithms: jwt.algorithms,
+            clockToleranceS: jwt.clockToleranceS,
+            rolesClaim: jwt.rolesClaim,
+          }),
+        }
+      : {}),
+    // Every certificate from the CA authenticates; the services have no roles.
+    ...(tls?.ca !== undefined ? { certificateRoles: new Map<string, string[]>() } : {}),
+  });
+  return { authenticate, ...(tls ? { tls } : {}) };
 }
 
 /** Sends `authorization: Bearer <token>`, minting a new token every half hour. */
@@ -108,13 +179,7 @@ export function refreshingBearer(mint: () => Promise<string>): Interceptor {
   };
 }
 
-/** Sends a fixed bearer token (OMS_API_CLIENT_TOKEN). */
-export function staticBearer(token: string): Interceptor {
-  return (next) => (req) => {
-    req.header.set("authorization", `Bearer ${token}`);
-    return next(req);
-  };
-}
+export { staticBearer };
 
 const TOKEN_USAGE = `usage: oms token [--subject S] --role R [--role R2 …] [--ttl 1h]
 Mints a bearer token for \`oms dev\` with OMS_AUTH=jwt (development key pair under OMS_DATA_DIR).

@@ -39,6 +39,30 @@ export interface SecurityConfig {
     certPath: string | undefined;
     keyPath: string | undefined;
   };
+  /**
+   * The worker's credentials for the downstream services: a bearer token read
+   * from a file (re-read when it changes), TLS trust and a client certificate.
+   */
+  downstreamClient: {
+    tokenFile: string | undefined;
+    caPath: string | undefined;
+    certPath: string | undefined;
+    keyPath: string | undefined;
+  };
+  /**
+   * What the reference downstream services require of their callers
+   * (`oms reference-services`, `oms dev`): bearer tokens from this issuer,
+   * and/or TLS with client certificates from a CA. Nothing set: open.
+   */
+  reference: {
+    jwt: {
+      jwksUrl: string | undefined;
+      jwksFile: string | undefined;
+      issuer: string | undefined;
+      audience: string | undefined;
+    };
+    tls: { certPath: string; keyPath: string; clientCaPath: string | undefined } | undefined;
+  };
 }
 
 interface Reader {
@@ -81,6 +105,21 @@ export function readSecurityConfig(read: Reader, cwd: string, problems: string[]
       certPath: file("OMS_API_CLIENT_CERT"),
       keyPath: file("OMS_API_CLIENT_KEY"),
     },
+    downstreamClient: {
+      tokenFile: file("OMS_DOWNSTREAM_TOKEN_FILE"),
+      caPath: file("OMS_DOWNSTREAM_TLS_CA"),
+      certPath: file("OMS_DOWNSTREAM_TLS_CERT"),
+      keyPath: file("OMS_DOWNSTREAM_TLS_KEY"),
+    },
+    reference: {
+      jwt: {
+        jwksUrl: read.optional("OMS_REFERENCE_AUTH_JWKS_URL"),
+        jwksFile: file("OMS_REFERENCE_AUTH_JWKS_FILE"),
+        issuer: read.optional("OMS_REFERENCE_AUTH_ISSUER"),
+        audience: read.optional("OMS_REFERENCE_AUTH_AUDIENCE"),
+      },
+      tls: undefined,
+    },
   };
 
   const { jwt } = config;
@@ -95,19 +134,28 @@ export function readSecurityConfig(read: Reader, cwd: string, problems: string[]
     problems.push('OMS_AUTH_ALGORITHMS must not allow "none"');
   }
 
-  const certPath = file("OMS_API_TLS_CERT");
-  const keyPath = file("OMS_API_TLS_KEY");
-  const clientCaPath = file("OMS_API_TLS_CLIENT_CA");
-  if ((certPath === undefined) !== (keyPath === undefined)) {
-    problems.push("OMS_API_TLS_CERT and OMS_API_TLS_KEY must be set together");
-  } else if (certPath !== undefined && keyPath !== undefined) {
-    config.apiTls = { certPath, keyPath, clientCaPath };
-  } else if (clientCaPath !== undefined) {
-    problems.push("OMS_API_TLS_CLIENT_CA needs OMS_API_TLS_CERT and OMS_API_TLS_KEY");
-  }
-  if (config.principalRoles !== undefined && clientCaPath === undefined) {
+  config.apiTls = serverTls("OMS_API_TLS", file, problems);
+  if (config.principalRoles !== undefined && config.apiTls?.clientCaPath === undefined) {
     problems.push("OMS_AUTH_PRINCIPAL_ROLES needs OMS_API_TLS_CLIENT_CA (certificate principals)");
   }
+
+  const client = config.downstreamClient;
+  if ((client.certPath === undefined) !== (client.keyPath === undefined)) {
+    problems.push("OMS_DOWNSTREAM_TLS_CERT and OMS_DOWNSTREAM_TLS_KEY must be set together");
+  }
+  const ref = config.reference.jwt;
+  if (ref.jwksUrl !== undefined && ref.jwksFile !== undefined) {
+    problems.push("set only one of OMS_REFERENCE_AUTH_JWKS_URL and OMS_REFERENCE_AUTH_JWKS_FILE");
+  }
+  if (
+    (ref.jwksUrl !== undefined || ref.jwksFile !== undefined) &&
+    (ref.issuer === undefined || ref.audience === undefined)
+  ) {
+    problems.push(
+      "OMS_REFERENCE_AUTH_ISSUER and OMS_REFERENCE_AUTH_AUDIENCE must be set with a reference JWKS",
+    );
+  }
+  config.reference.tls = serverTls("OMS_REFERENCE_TLS", file, problems);
 
   const keys = read.optional("OMS_PAYLOAD_KEYS");
   if (keys === "none") config.payloadKeys = "none";
@@ -120,6 +168,25 @@ export function readSecurityConfig(read: Reader, cwd: string, problems: string[]
     }
   }
   return config;
+}
+
+/** A server's TLS settings `<prefix>_CERT`, `_KEY` (both or neither) and `_CLIENT_CA` (mTLS). */
+function serverTls(
+  prefix: string,
+  file: (name: string) => string | undefined,
+  problems: string[],
+): { certPath: string; keyPath: string; clientCaPath: string | undefined } | undefined {
+  const certPath = file(`${prefix}_CERT`);
+  const keyPath = file(`${prefix}_KEY`);
+  const clientCaPath = file(`${prefix}_CLIENT_CA`);
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    problems.push(`${prefix}_CERT and ${prefix}_KEY must be set together`);
+  } else if (certPath !== undefined && keyPath !== undefined) {
+    return { certPath, keyPath, clientCaPath };
+  } else if (clientCaPath !== undefined) {
+    problems.push(`${prefix}_CLIENT_CA needs ${prefix}_CERT and ${prefix}_KEY`);
+  }
+  return undefined;
 }
 
 /** `{"spiffe://example.internal/checkout": ["orders.write", "orders.read"], "ops-cli": ["admin"]}` */

@@ -3,7 +3,10 @@
  * it needs no configuration besides its flags and starts nothing.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { Interceptor } from "@connectrpc/connect";
+import { staticBearer, tokenFileBearer } from "../clients/credentials.js";
 import { DEFAULT_MIX, parseMix } from "./mix.js";
 import { formatProgress, formatReport } from "./report.js";
 import { type LoadOptions, type LoadProgress, type LoadResult, runLoad } from "./run.js";
@@ -17,6 +20,12 @@ export const LOAD_USAGE = `usage: oms load [flags]
                       (default two-warehouse=80,out-of-stock=5,cancel=10,declined=5)
   --run-id ID         prefix of the order ids (default load-<random>)
   --timeout T         per order, submit to terminal status: 90s, 2m, 500ms (default 120s)
+  --token TOKEN       bearer token for an API that authenticates (orders.write and
+                      orders.read, or admin); or OMS_LOAD_TOKEN
+  --token-file PATH   the same, read from a file (read again when it changes)
+  --cacert PATH       CA that signed an https API's certificate
+  --cert PATH         client certificate for an mTLS API (with --key)
+  --key PATH          its private key
   --json              print the result as JSON on stdout
   -h, --help          this text
 `;
@@ -63,13 +72,24 @@ function positiveInt(flag: string, text: string | undefined, fallback: number): 
 }
 
 export interface LoadCommand {
-  options: Omit<LoadOptions, "signal" | "onProgress" | "transport">;
+  options: Omit<LoadOptions, "signal" | "onProgress" | "transport" | "credentials">;
+  /** Where the credentials come from (files are read when the run starts). */
+  credentials: {
+    token: string | undefined;
+    tokenFile: string | undefined;
+    caFile: string | undefined;
+    certFile: string | undefined;
+    keyFile: string | undefined;
+  };
   json: boolean;
   help: boolean;
 }
 
 /** Parses the flags of `oms load` (without the command name); throws UsageError. */
-export function parseLoadArgs(args: string[]): LoadCommand {
+export function parseLoadArgs(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): LoadCommand {
   let values: ReturnType<typeof parse>["values"];
   try {
     values = parse(args).values;
@@ -90,21 +110,62 @@ export function parseLoadArgs(args: string[]): LoadCommand {
       throw new UsageError((err as Error).message);
     }
   }
+  const token = values.token ?? env.OMS_LOAD_TOKEN;
+  if (token !== undefined && values["token-file"] !== undefined) {
+    throw new UsageError("--token and --token-file: give one or the other");
+  }
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    throw new UsageError("--cert and --key go together");
+  }
+  const address = normalizeAddress(values.address ?? "http://localhost:50051");
+  if (
+    (values.cacert !== undefined || values.cert !== undefined) &&
+    !address.startsWith("https://")
+  ) {
+    throw new UsageError("--cacert, --cert and --key need an https:// --address");
+  }
   const concurrency = positiveInt("--concurrency", values.concurrency, 16);
   if (values.sequential && values.concurrency !== undefined && concurrency !== 1) {
     throw new UsageError("--sequential is --concurrency 1: give one or the other");
   }
   return {
     options: {
-      address: normalizeAddress(values.address ?? "http://localhost:50051"),
+      address,
       orders: positiveInt("--orders", values.orders, 100),
       concurrency: values.sequential ? 1 : concurrency,
       mix,
       runId,
       timeoutMs: values.timeout === undefined ? 120_000 : parseDuration(values.timeout),
     },
+    credentials: {
+      token,
+      tokenFile: values["token-file"],
+      caFile: values.cacert,
+      certFile: values.cert,
+      keyFile: values.key,
+    },
     json: values.json ?? false,
     help: values.help ?? false,
+  };
+}
+
+/** The run's credentials from the flags: a bearer token (fixed or from a file) and TLS files. */
+function loadCredentials(from: LoadCommand["credentials"]): LoadOptions["credentials"] {
+  const { token, tokenFile, caFile, certFile, keyFile } = from;
+  const interceptors: Interceptor[] = [];
+  if (token !== undefined) interceptors.push(staticBearer(token));
+  if (tokenFile !== undefined) {
+    readFileSync(tokenFile); // fails now, as a usage error, if it cannot be read
+    interceptors.push(tokenFileBearer(tokenFile));
+  }
+  return {
+    interceptors,
+    tls: {
+      ...(caFile !== undefined ? { ca: readFileSync(caFile) } : {}),
+      ...(certFile !== undefined && keyFile !== undefined
+        ? { cert: readFileSync(certFile), key: readFileSync(keyFile) }
+        : {}),
+    },
   };
 }
 
@@ -121,6 +182,11 @@ function parse(args: string[]) {
       mix: { type: "string" },
       "run-id": { type: "string" },
       timeout: { type: "string" },
+      token: { type: "string" },
+      "token-file": { type: "string" },
+      cacert: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -132,6 +198,8 @@ export interface LoadCommandIo {
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** Ctrl-C: stop submitting and report what was done. */
   signal?: AbortSignal;
+  /** Where OMS_LOAD_TOKEN is read; process.env by default. */
+  env?: Record<string, string | undefined>;
 }
 
 /** Runs `oms load` with its flags; resolves with the process exit code. */
@@ -140,11 +208,14 @@ export async function runLoadCommand(
   io: LoadCommandIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   let command: LoadCommand;
+  let credentials: LoadOptions["credentials"];
   try {
-    command = parseLoadArgs(args);
+    command = parseLoadArgs(args, io.env ?? process.env);
+    credentials = loadCredentials(command.credentials);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`oms load: ${err.message}\n\n${LOAD_USAGE}`);
+    if (!(err instanceof UsageError) && (err as NodeJS.ErrnoException).code === undefined)
+      throw err;
+    io.stderr.write(`oms load: ${(err as Error).message}\n\n${LOAD_USAGE}`);
     return 2;
   }
   if (command.help) {
@@ -167,6 +238,7 @@ export async function runLoadCommand(
   try {
     result = await runLoad({
       ...options,
+      credentials,
       signal: io.signal,
       onProgress: (p) => {
         latest = p;

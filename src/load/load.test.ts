@@ -92,6 +92,20 @@ describe("parseLoadArgs", () => {
     expect(() => parseLoadArgs(["--concurrency", "4", "--sequential"])).toThrow(/--sequential/);
   });
 
+  it("takes credentials from flags or OMS_LOAD_TOKEN, and refuses incomplete ones", () => {
+    expect(parseLoadArgs(["--token", "t1"]).credentials.token).toBe("t1");
+    expect(parseLoadArgs([], { OMS_LOAD_TOKEN: "t2" }).credentials.token).toBe("t2");
+    expect(() => parseLoadArgs(["--token", "t", "--token-file", "f"])).toThrow(/one or the other/);
+    expect(() => parseLoadArgs(["--address", "https://h:1", "--cert", "c"])).toThrow(
+      /--cert and --key/,
+    );
+    expect(() => parseLoadArgs(["--cacert", "ca.pem"])).toThrow(/https/);
+    expect(
+      parseLoadArgs(["--address", "https://h:1", "--cacert", "ca", "--cert", "c", "--key", "k"])
+        .credentials,
+    ).toMatchObject({ caFile: "ca", certFile: "c", keyFile: "k" });
+  });
+
   it("normalizes addresses and durations", () => {
     expect(normalizeAddress("localhost:50051")).toBe("http://localhost:50051");
     expect(normalizeAddress("https://oms.example.com/")).toBe("https://oms.example.com");

@@ -6,7 +6,14 @@
  */
 import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
-import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { OrderService, Resolution } from "../../gen/oms/v1/order_service_pb.js";
@@ -40,6 +47,11 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Instead of a gRPC transport to `address`, e.g. an in-memory one. */
   transport?: Transport;
+  /** Credentials for an API that authenticates: interceptors (a bearer token) and TLS material. */
+  credentials?: {
+    interceptors: Interceptor[];
+    tls: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  };
 }
 
 export interface LoadProgress {
@@ -131,10 +143,17 @@ const statusName = (status: OrderStatus): string => OrderStatus[status] ?? Strin
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   // A connection of the run's own, closed at its end (the bench runs in-process).
   const sessionManager =
-    options.transport === undefined ? new Http2SessionManager(options.address) : undefined;
+    options.transport === undefined
+      ? new Http2SessionManager(options.address, undefined, options.credentials?.tls)
+      : undefined;
   try {
     const transport =
-      options.transport ?? createGrpcTransport({ baseUrl: options.address, sessionManager });
+      options.transport ??
+      createGrpcTransport({
+        baseUrl: options.address,
+        sessionManager,
+        interceptors: options.credentials?.interceptors ?? [],
+      });
     return await run(options, createClient(OrderService, transport));
   } finally {
     sessionManager?.abort();

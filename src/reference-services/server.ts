@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { type Logger, pino } from "pino";
@@ -11,6 +11,9 @@ import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js
 import { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
 import { PaymentService } from "../../gen/payments/v1/payment_service_pb.js";
 import { ShippingService } from "../../gen/shipping/v1/shipping_service_pb.js";
+import { createAuthenticationInterceptor } from "../api/auth/auth-interceptor.js";
+import type { Authenticator } from "../api/auth/authenticator.js";
+import { peerCertificateValues } from "../api/auth/peer-certificate.js";
 import {
   createFaultRegistry,
   type FaultConfig,
@@ -80,6 +83,16 @@ export interface ReferenceServicesOptions {
   now?: () => Date;
   /** Where the courier logs failed event reports; a pino logger at "info" by default. */
   logger?: Logger;
+  /**
+   * Require every call to inventory, payments, shipping and notifications to
+   * authenticate (a bearer token, or a client certificate with `tls.ca`),
+   * checked as the OMS API checks its callers (src/api/auth); calls without
+   * valid credentials get UNAUTHENTICATED. Unset: open. The fault admin
+   * service stays open (it is the tests' and operators' control).
+   */
+  authenticate?: Authenticator;
+  /** Serve TLS (HTTP/2 by ALPN); with `ca`, ask clients for a certificate from it. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 /** The state behind the reference services, shared by their handlers and open to tests. */
@@ -138,12 +151,19 @@ export function createReferenceServiceState(
 export function registerReferenceServices(
   router: ConnectRouter,
   state: ReferenceServiceState,
+  /** Authenticates every downstream call (ReferenceServicesOptions.authenticate). */
+  authentication?: Interceptor,
 ): ConnectRouter {
   sharedValidator ??= createValidator();
   const validate = createValidateInterceptor({ validator: sharedValidator });
-  // The fault interceptor goes first (outermost) so an outage rejects even invalid requests.
+  // The fault interceptor goes first (outermost) so an outage rejects even
+  // invalid requests; then authentication, before anything reads the request.
   const guarded = (target: FaultTarget) => ({
-    interceptors: [state.faults.interceptor(target), validate],
+    interceptors: [
+      state.faults.interceptor(target),
+      ...(authentication ? [authentication] : []),
+      validate,
+    ],
   });
   return router
     .service(
@@ -180,14 +200,33 @@ export async function startReferenceServices(
   const shutdown = new AbortController();
   // Connect adds one abort listener per call in flight: many calls are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
-  const server = http2.createServer(
-    connectNodeAdapter({
-      routes: (router) => registerReferenceServices(router, state),
-      readMaxBytes: MAX_MESSAGE_BYTES,
-      writeMaxBytes: MAX_MESSAGE_BYTES,
-      shutdownSignal: shutdown.signal,
-    }),
-  );
+  const authentication =
+    options.authenticate &&
+    createAuthenticationInterceptor(
+      options.authenticate,
+      options.logger ?? pino({ name: "reference-services" }),
+    );
+  const handler = connectNodeAdapter({
+    routes: (router) => registerReferenceServices(router, state, authentication),
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    writeMaxBytes: MAX_MESSAGE_BYTES,
+    shutdownSignal: shutdown.signal,
+    // The client certificate of the call's TLS connection, for authentication.
+    contextValues: peerCertificateValues,
+  });
+  const { tls } = options;
+  const server = tls
+    ? http2.createSecureServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          // Asked for, not enforced in the handshake: a call without a trusted
+          // certificate gets UNAUTHENTICATED with the reason.
+          ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+        },
+        handler,
+      )
+    : http2.createServer(handler);
   // server.close() alone leaves open sessions accepting streams: track them to close them.
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
@@ -224,5 +263,5 @@ export async function startReferenceServices(
     return stopping;
   };
 
-  return { ...state, url: `http://${urlHost}:${port}`, port, host, stop };
+  return { ...state, url: `${tls ? "https" : "http"}://${urlHost}:${port}`, port, host, stop };
 }

@@ -63,6 +63,8 @@ export interface OrderCommands {
     shipment: { shipmentId: string; fulfillmentId: string },
     event: ShipmentEvent,
     occurredAt: string,
+    /** The authenticated principal reporting it (the timeline's actor). */
+    reportedBy: string,
     signal?: AbortSignal,
   ): Promise<{ orderId: string; fulfillmentId: string; status: ShipmentStatus }>;
   placeHold(
@@ -269,7 +271,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         throw notEditable(await stored(orderId), "cancelling items");
       }),
 
-    reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, signal) =>
+    reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, reportedBy, signal) =>
       guard(client, signal, async () => {
         const owner = await ownerOf(shipmentId, fulfillmentId);
         const failure = (message: string) =>
@@ -282,7 +284,9 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           const fulfillment = await handleOf(owner.orderId).executeUpdate(
             reportShipmentEventUpdate,
             {
-              args: [{ fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt }],
+              args: [
+                { fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt, reportedBy },
+              ],
               // One Update per courier event, however often it is reported:
               // a retry (the courier's, or after this process died) joins
               // the Update already under way instead of adding another to

@@ -15,7 +15,7 @@ import type { Fulfillment } from "../domain/order.js";
 import { activities, compensations } from "./activity-proxies.js";
 import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
 import { isWithdrawn } from "./item-cancellation.js";
-import { courierReportsOf, type OrderRun } from "./order-run.js";
+import { courierReportsOf, noteCourierEvent, type OrderRun } from "./order-run.js";
 import {
   heldAuthorization,
   renewsBeforeExpiry,
@@ -141,6 +141,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     // Recorded at once: from here nothing can be cancelled, even while the
     // capture below is still retrying through a payments outage.
     const sent = update((x) => dispatched(x, reports.dispatchedAt));
+    noteCourierEvent(run, "DISPATCHED", `shipment ${booking.shipmentId}`, reports);
     recorder.notify("SHIPMENT_DISPATCHED", fulfillmentId, {
       courier_reference: sent.shipment.courierReference,
     });
@@ -153,6 +154,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
 
     await condition(() => reports.deliveredAt !== "");
     update((x) => delivered(x, reports.deliveredAt));
+    noteCourierEvent(run, "DELIVERED", `shipment ${booking.shipmentId}`, reports);
     recorder.notify("SHIPMENT_DELIVERED", fulfillmentId);
   } catch (err) {
     // Only a permanent downstream error gets here (transient ones are retried

@@ -61,6 +61,11 @@ export interface ShipmentEventReport {
   event: ShipmentEvent;
   /** When the courier says it happened (ISO 8601). */
   occurredAt: string;
+  /**
+   * The authenticated principal that reported it (the courier integration);
+   * absent in reports sent before it was carried, which timelines show as "system".
+   */
+  reportedBy?: string;
 }
 
 /** Failure types the workflows raise on purpose; the API maps them to gRPC codes. */

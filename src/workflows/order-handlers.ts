@@ -16,7 +16,12 @@ import {
   type ShipmentEventReport,
   WorkflowFailureType,
 } from "./messages.js";
-import { courierReportsOf, type OrderRun, requestCancellation } from "./order-run.js";
+import {
+  courierReportsOf,
+  type OrderRun,
+  requestCancellation,
+  takeCourierReport,
+} from "./order-run.js";
 
 /**
  * The order's messages: a query for its current state and Updates for the
@@ -91,9 +96,7 @@ export function installOrderHandlers(run: OrderRun): void {
   setHandler(
     reportShipmentEventUpdate,
     async (report: ShipmentEventReport) => {
-      const reports = courierReportsOf(run, report.fulfillmentId);
-      if (report.event === "DISPATCHED") reports.dispatchedAt ||= report.occurredAt;
-      else reports.deliveredAt ||= report.occurredAt;
+      takeCourierReport(courierReportsOf(run, report.fulfillmentId), report);
       // Reply once the order shows the event (or the fulfillment has ended
       // without it), so the courier's next event always finds it applied.
       await condition(() => {

@@ -1,13 +1,17 @@
+import { patched } from "@temporalio/workflow";
 import { newOrder } from "../domain/new-order.js";
 import type { Cancellation, CancellationReason } from "../domain/order.js";
 import { readModel } from "./activity-proxies.js";
-import type { OrderWorkflowInput, Resolution } from "./messages.js";
+import type { OrderWorkflowInput, Resolution, ShipmentEventReport } from "./messages.js";
 import { createOrderRecorder, type OrderRecorder } from "./order-recorder.js";
 
 /** What the courier has reported for one fulfillment (times as the courier gave them). */
 export interface CourierReports {
   dispatchedAt: string;
   deliveredAt: string;
+  /** Who reported each event first (the timeline's actor); "" until reported. */
+  dispatchedBy?: string;
+  deliveredBy?: string;
 }
 
 /**
@@ -57,6 +61,38 @@ export function requestCancellation(
   run.cancellation = { reason, description, requestedBy, requestTime: new Date().toISOString() };
   run.recorder.change({ cancellation: run.cancellation });
   run.recorder.note(`cancellation requested${description ? `: ${description}` : ""}`, requestedBy);
+}
+
+/**
+ * Takes a courier event into the run's reports: its time and its reporter,
+ * the first report of each event winning (repeats change nothing).
+ */
+export function takeCourierReport(reports: CourierReports, report: ShipmentEventReport): void {
+  const by = report.reportedBy || "system";
+  if (report.event === "DISPATCHED") {
+    if (reports.dispatchedAt === "") reports.dispatchedBy = by;
+    reports.dispatchedAt ||= report.occurredAt;
+  } else {
+    if (reports.deliveredAt === "") reports.deliveredBy = by;
+    reports.deliveredAt ||= report.occurredAt;
+  }
+}
+
+/**
+ * The timeline entry of a courier event the order has just applied, with
+ * the reporting courier as its actor. Behind a patch: runs that applied
+ * events before it wrote no such entry, and their replay must number the
+ * later entries as they were stored.
+ */
+export function noteCourierEvent(
+  run: OrderRun,
+  event: ShipmentEventReport["event"],
+  subject: string,
+  reports: CourierReports,
+): void {
+  if (!patched("issue-10-courier-timeline")) return;
+  const by = (event === "DISPATCHED" ? reports.dispatchedBy : reports.deliveredBy) || "system";
+  run.recorder.note(`${subject} ${event === "DISPATCHED" ? "dispatched" : "delivered"}`, by);
 }
 
 export function courierReportsOf(run: OrderRun, fulfillmentId: string): CourierReports {

@@ -35,7 +35,7 @@ import {
   WorkflowFailureType,
 } from "./messages.js";
 import { createOrderRecorder, type OrderRecorder } from "./order-recorder.js";
-import type { CourierReports } from "./order-run.js";
+import { type CourierReports, takeCourierReport } from "./order-run.js";
 import {
   type CancelReturnInput,
   cancelReturnUpdate,
@@ -176,9 +176,7 @@ function installReturnHandlers(run: ReturnsRun): void {
   setHandler(
     reportShipmentEventUpdate,
     async (report: ShipmentEventReport) => {
-      const reports = courierOf(run, report.fulfillmentId);
-      if (report.event === "DISPATCHED") reports.dispatchedAt ||= report.occurredAt;
-      else reports.deliveredAt ||= report.occurredAt;
+      takeCourierReport(courierOf(run, report.fulfillmentId), report);
       await condition(() => {
         const r = findReturn(recorder.order, report.fulfillmentId) as OrderReturn;
         return returnEnded(r) || returnReached(r, report.event);
@@ -276,11 +274,11 @@ async function processReturn(run: ReturnsRun, id: string): Promise<void> {
     await condition(() => reports.dispatchedAt !== "");
   }
   updateReturn(recorder, id, (x) => returnInTransit(x, reports.dispatchedAt));
-  recorder.note(`return ${id}: in transit`, "system");
+  recorder.note(`return ${id}: in transit`, reports.dispatchedBy || "system");
 
   await condition(() => reports.deliveredAt !== "");
   updateReturn(recorder, id, (x) => returnReceived(x, reports.deliveredAt));
-  recorder.note(`return ${id}: received at ${r.warehouseId}`, "system");
+  recorder.note(`return ${id}: received at ${r.warehouseId}`, reports.deliveredBy || "system");
 
   const f = recorder.fulfillment(r.fulfillmentId) as Fulfillment;
   const [refund] = await Promise.all([

@@ -104,6 +104,8 @@ describe("workers and duplicates", () => {
     expect(history.map((e) => OrderStatus[e.toStatus])).toEqual([
       "PENDING",
       "PROCESSING",
+      // Each shipment's dispatch and delivery, as the courier reported them.
+      ...Array(4).fill("PROCESSING"),
       "COMPLETED",
     ]);
     // One workflow run for the order (visibility catches up with the close first).

@@ -11,7 +11,11 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { InventoryService } from "../../gen/inventory/v1/inventory_service_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { type DevProcess, startOmsDev } from "../support/oms-dev.js";
@@ -66,6 +70,7 @@ describe("oms commands and security", () => {
   describe("oms dev with OMS_AUTH=jwt", () => {
     let dev: DevProcess;
     let api: string;
+    let references: string;
     let temporal: string;
     const orderId = `sec-${Date.now()}`;
     const token = async (role: string, subject = "e2e") => {
@@ -84,6 +89,7 @@ describe("oms commands and security", () => {
         await freePort(),
       ];
       api = `127.0.0.1:${apiPort}`;
+      references = `127.0.0.1:${refsPort}`;
       temporal = `127.0.0.1:${temporalPort}`;
       dev = await startOmsDev({
         OMS_AUTH: "jwt",
@@ -130,20 +136,56 @@ describe("oms commands and security", () => {
       const accepted = await submit(["-H", `authorization: Bearer ${writer}`]);
       expect(accepted.stderr).toBe("");
       const reader = await token("orders.read");
-      const watch = await grpcurl(
-        [
-          "-plaintext",
-          "-H",
-          `authorization: Bearer ${reader}`,
-          "-d",
-          JSON.stringify({ order_id: orderId }),
-          api,
-          "oms.v1.OrderService/WatchOrder",
-        ],
-        60_000,
-      );
+      const read = (method: string, timeoutMs?: number) =>
+        grpcurl(
+          [
+            "-plaintext",
+            "-H",
+            `authorization: Bearer ${reader}`,
+            "-d",
+            JSON.stringify({ order_id: orderId }),
+            api,
+            `oms.v1.OrderService/${method}`,
+          ],
+          timeoutMs,
+        );
+      const watch = await read("WatchOrder", 60_000);
       expect(watch.stderr).toBe("");
       expect(watch.stdout).toContain('"status": "ORDER_STATUS_COMPLETED"');
+      // The worker's calls carried its own token (the reference services
+      // refuse calls without one); the courier's events are on the timeline
+      // under its own principal.
+      const history = await read("GetOrderHistory");
+      expect(history.stderr).toBe("");
+      const events = (JSON.parse(history.stdout) as { events: { actor: string; reason: string }[] })
+        .events;
+      expect(events[0]?.actor).toBe("checkout");
+      const courierEvents = events.filter((e) => e.reason.startsWith("shipment "));
+      expect(courierEvents.map((e) => e.reason)).toEqual([
+        expect.stringMatching(/ dispatched$/),
+        expect.stringMatching(/ delivered$/),
+      ]);
+      expect(courierEvents.map((e) => e.actor)).toEqual(["reference-courier", "reference-courier"]);
+    });
+
+    it("the reference services refuse a downstream call without the worker's credentials", async () => {
+      const inventory = createClient(
+        InventoryService,
+        createGrpcTransport({ baseUrl: `http://${references}` }),
+      );
+      const err = ConnectError.from(
+        await inventory.getStock({ skus: ["SKU-1"] }).catch((e: unknown) => e),
+      );
+      expect(err.code).toBe(Code.Unauthenticated);
+      expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("CREDENTIALS_MISSING");
+      // A token for the API (audience oms) is not one for the downstream services.
+      const apiToken = await token("admin");
+      const wrong = ConnectError.from(
+        await inventory
+          .getStock({ skus: ["SKU-1"] }, { headers: { authorization: `Bearer ${apiToken}` } })
+          .catch((e: unknown) => e),
+      );
+      expect(wrong.findDetails(ErrorInfoSchema)[0]?.metadata.problem).toBe("wrong_audience");
     });
 
     it("shows customer data in temporal workflow show only through the codec endpoint", async () => {

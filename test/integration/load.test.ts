@@ -3,9 +3,7 @@
  * worker, reference services with an instant simulated courier reporting to
  * the system's ShipmentService), in-process through runLoad and as the CLI.
  */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
@@ -13,28 +11,10 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { type LoadResult, runLoad } from "../../src/load/run.js";
 import { LOAD_CATALOG_FILE, readCatalogFile } from "../../src/reference-services/index.js";
 import { freePort } from "../support/free-port.js";
+import { omsLoad, smallLoadArgs } from "../support/oms-load.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const runId = (name: string) => `${name}-${randomBytes(3).toString("hex")}`;
-
-/** Runs `oms load` as a process, as users do; resolves with its exit code and output. */
-function omsLoad(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cmd/oms.ts", "load", ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("oms load", () => {
   let sys: TestSystem;
@@ -103,19 +83,7 @@ describe("oms load", () => {
 
   it("runs as `oms load --json` with flags only, no configuration", async () => {
     const { code, stdout, stderr } = await omsLoad(
-      [
-        "--address",
-        `127.0.0.1:${sys.port}`,
-        "--orders",
-        "4",
-        "--concurrency",
-        "2",
-        "--mix",
-        "two-warehouse=1,declined=1",
-        "--run-id",
-        runId("cli"),
-        "--json",
-      ],
+      [...smallLoadArgs(`127.0.0.1:${sys.port}`, runId("cli")), "--json"],
       // A configuration `oms dev` would refuse: `oms load` never reads it.
       { OMS_API_PORT: "not-a-port" },
     );

@@ -87,9 +87,15 @@ describe("the order's life", () => {
     expect(history.map((e) => OrderStatus[e.toStatus])).toEqual([
       "PENDING",
       "PROCESSING",
+      // Each shipment's dispatch and delivery, as the courier reported them.
+      ...Array(4).fill("PROCESSING"),
       "COMPLETED",
     ]);
-    expect(history.map((e) => e.sequence)).toEqual([1n, 2n, 3n]);
+    expect(history.map((e) => e.sequence)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+    // The courier reported without credentials (authentication is off here).
+    expect(history.filter((e) => e.reason.startsWith("shipment ")).map((e) => e.actor)).toEqual(
+      Array(4).fill("anonymous"),
+    );
     await recordHistories(sys, req.orderId, "completed-two-warehouses");
   });
 

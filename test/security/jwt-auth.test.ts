@@ -3,7 +3,9 @@
  * over gRPC and Connect, every kind of bad token, the principal in the
  * order's timeline, and grpcurl with and without a token.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { DescMethod } from "@bufbuild/protobuf";
@@ -15,7 +17,13 @@ import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
 import { ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { orderRequest } from "../support/orders.js";
-import { createTestIssuer, type TestIssuer, tamper } from "../support/security.js";
+import {
+  createTestIssuer,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  type TestIssuer,
+  tamper,
+} from "../support/security.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 
 const ROLE_OF: Record<string, string> = {
@@ -232,5 +240,67 @@ describe("bearer tokens", () => {
     if (process.env.OMS_PRINT_GRPCURL === "1") {
       for (const r of [anonymous, denied, accepted]) console.log(r.stdout, r.stderr);
     }
+  });
+});
+
+describe("an issuer whose keys cannot be fetched", () => {
+  let sys: TestSystem;
+  let issuer: TestIssuer;
+  let jwks: Server;
+  let jwksAnswers: "keys" | "error" = "error";
+  const dir = mkdtempSync(path.join(tmpdir(), "oms-jwks-"));
+
+  beforeAll(async () => {
+    issuer = await createTestIssuer(dir);
+    const keys = readFileSync(issuer.jwksFile);
+    jwks = createServer((_req, res) => {
+      if (jwksAnswers === "error") {
+        res.statusCode = 503;
+        res.end("issuer down");
+        return;
+      }
+      res.setHeader("content-type", "application/json");
+      res.end(keys);
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", resolve));
+    const port = (jwks.address() as AddressInfo).port;
+    sys = await startTestSystem({
+      env: {
+        OMS_AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+        OMS_AUTH_ISSUER: TEST_ISSUER,
+        OMS_AUTH_AUDIENCE: TEST_AUDIENCE,
+      },
+    });
+  });
+  afterAll(async () => {
+    await sys?.stop();
+    await new Promise<void>((resolve) => jwks.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers UNAVAILABLE with AUTH_KEYS_UNAVAILABLE, then serves once the keys are back", async () => {
+    const token = await issuer.token({ roles: ["orders.read"] });
+    for (const protocol of ["grpc", "connect"] as const) {
+      const transport =
+        protocol === "grpc"
+          ? createGrpcTransport({ baseUrl: sys.url })
+          : createConnectTransport({ baseUrl: sys.url, httpVersion: "2" });
+      const { code, error } = await callCode(transport, OrderService.method.listOrders, {
+        authorization: `Bearer ${token}`,
+      });
+      expect(code).toBe(Code.Unavailable);
+      expect(errorInfoOf(error)).toMatchObject({
+        reason: "AUTH_KEYS_UNAVAILABLE",
+        metadata: { problem: "jwks_bad_response" },
+      });
+    }
+    // The issuer is back: the same token is served (jose refetches after a failure).
+    jwksAnswers = "keys";
+    const ok = await callCode(
+      createGrpcTransport({ baseUrl: sys.url }),
+      OrderService.method.listOrders,
+      { authorization: `Bearer ${token}` },
+    );
+    expect(ok.code).toBe("OK");
   });
 });

@@ -14,6 +14,7 @@ import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { orderRequest } from "../support/orders.js";
 import {
+  apiTlsEnv,
   createTestIssuer,
   createTestPki,
   type TestIssuer,
@@ -68,10 +69,7 @@ describe("mTLS", () => {
     );
     sys = await startTestSystem({
       env: {
-        OMS_API_TLS_CERT: pki.serverCert,
-        OMS_API_TLS_KEY: pki.serverKey,
-        OMS_API_TLS_CLIENT_CA: pki.ca,
-        OMS_AUTH_PRINCIPAL_ROLES: roles,
+        ...apiTlsEnv(pki, roles),
         ...issuer.env,
       },
     });

@@ -152,6 +152,16 @@ export function createTestPki(): TestPki {
   };
 }
 
+/** Environment that makes the API serve TLS and ask for client certificates from the PKI's CA. */
+export function apiTlsEnv(pki: TestPki, principalRolesFile: string): Record<string, string> {
+  return {
+    OMS_API_TLS_CERT: pki.serverCert,
+    OMS_API_TLS_KEY: pki.serverKey,
+    OMS_API_TLS_CLIENT_CA: pki.ca,
+    OMS_AUTH_PRINCIPAL_ROLES: principalRolesFile,
+  };
+}
+
 /** A keyring JSON (OMS_PAYLOAD_KEYS) with fresh random keys. */
 export function testKeyring(activeKeyId: string, ids: string[] = [activeKeyId]): string {
   return JSON.stringify({

@@ -333,6 +333,9 @@ export async function withOrder<T>(
 export const DISPATCHED_AT = "2030-01-02T10:00:00.000Z";
 export const DELIVERED_AT = "2030-01-03T15:30:00.000Z";
 
+/** The principal the tests' courier reports as (the timeline's actor for its events). */
+export const COURIER = "spiffe://example.internal/courier-gateway";
+
 /** The courier integration's call: ReportShipmentEvent as the API sends it to the order. */
 export function report(
   handle: OrderHandle,
@@ -347,6 +350,7 @@ export function report(
         shipmentId,
         event,
         occurredAt: event === "DISPATCHED" ? DISPATCHED_AT : DELIVERED_AT,
+        reportedBy: COURIER,
       },
     ],
   });

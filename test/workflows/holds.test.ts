@@ -98,9 +98,10 @@ describe("holds in the order workflow (virtual time, mocked activities)", () => 
       `PENDING: MANUAL hold hold-1 placed: check the invoice (deadline ${hold.deadline}, then release)`,
       "PROCESSING: 1 fulfillment(s)",
       "PROCESSING: MANUAL hold hold-1 released: checked",
+      `PROCESSING: shipment ship-${orderId}/1 dispatched`,
+      `PROCESSING: shipment ship-${orderId}/1 delivered`,
       "COMPLETED: 1 of 1 fulfillment(s) delivered",
     ]);
-    expect(orderId).toBeTruthy();
   });
 
   it("a hold placed while an authorization is in flight stops the booking", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthorizeResult } from "../../src/activities/index.js";
 import { resolveUnavailableItemsUpdate } from "../../src/workflows/messages.js";
 import {
+  COURIER,
   DAY_MS,
   DELIVERED_AT,
   DISPATCHED_AT,
@@ -134,11 +135,24 @@ describe("the order workflow's paths (virtual time, mocked activities)", () => {
       [east, `CR-${east}`],
       [west, `CR-${west}`],
     ]);
-    expect(timeline(mocks)).toEqual([
+    const entries = timeline(mocks);
+    expect([entries[0], entries[1], entries.at(-1)]).toEqual([
       "PENDING: order accepted",
       "PROCESSING: 2 fulfillment(s)",
       "COMPLETED: 2 of 2 fulfillment(s) delivered",
     ]);
+    // Each courier event has its entry, with the reporting courier as the actor.
+    const courierEntries = mocks.snapshots
+      .flatMap((s) => s.entries)
+      .filter((e) => e.reason.startsWith("shipment "));
+    expect(courierEntries.map((e) => e.reason).sort()).toEqual([
+      `shipment ship-${east} delivered`,
+      `shipment ship-${east} dispatched`,
+      `shipment ship-${west} delivered`,
+      `shipment ship-${west} dispatched`,
+    ]);
+    expect(courierEntries.every((e) => e.actor === COURIER)).toBe(true);
+    expect(entries).toHaveLength(7);
   });
 
   it("fails an order with an unknown SKU (reserve fails permanently)", async () => {
@@ -219,6 +233,8 @@ describe("the order workflow's paths (virtual time, mocked activities)", () => {
       "CUSTOMER_ACTION_REQUIRED: unavailable: 3 x OOS-1",
       "CUSTOMER_ACTION_REQUIRED: the customer chose to proceed without the unavailable items",
       "PROCESSING: 1 fulfillment(s)",
+      `PROCESSING: shipment ship-${result.orderId}/1 dispatched`,
+      `PROCESSING: shipment ship-${result.orderId}/1 delivered`,
       "COMPLETED: 1 of 1 fulfillment(s) delivered",
     ]);
     const note = mocks.snapshots.flatMap((s) => s.entries)[2];

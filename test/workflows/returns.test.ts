@@ -143,11 +143,23 @@ describe("the returns run (virtual time, mocked activities)", () => {
               shipmentId: `ship-${r1}`,
               event,
               occurredAt: "2030-02-01T00:00:00.000Z",
+              reportedBy: "courier-gateway",
             },
           ],
         });
       }
       const ended = await handle.result();
+      // The courier's events are on the timeline under the principal that reported them.
+      const courierEntries = mocks.snapshots
+        .flatMap((s) => s.entries)
+        .filter((e) => e.reason.startsWith(`return ${r1}: `))
+        .map((e) => [e.reason, e.actor]);
+      expect(courierEntries).toEqual(
+        expect.arrayContaining([
+          [`return ${r1}: in transit`, "courier-gateway"],
+          [`return ${r1}: received at wh-east`, "courier-gateway"],
+        ]),
+      );
       expect(mocks.inputsOf("refundReturn")).toEqual([
         { returnId: r1, authorizationId: `auth-${order.orderId}/1`, amountMinor: 2700 },
       ]);

@@ -15,6 +15,21 @@ export class AuthenticationError extends Error {
   }
 }
 
+/**
+ * The keys that verify tokens cannot be had right now (the JWKS URL does not
+ * answer, answers an error, or serves no valid key set): not the caller's
+ * fault. Callers get UNAVAILABLE with reason AUTH_KEYS_UNAVAILABLE and retry.
+ */
+export class AuthKeysUnavailableError extends Error {
+  constructor(
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the token issuer's keys cannot be fetched (${detail}); retry later`, options);
+    this.name = "AuthKeysUnavailableError";
+  }
+}
+
 /** An authenticated caller: a principal name and the roles it holds. */
 export interface Caller {
   principal: string;

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthenticationError } from "./authentication-error.js";
+import { AuthenticationError, AuthKeysUnavailableError } from "./authentication-error.js";
 import { createJwtVerifier, DEFAULT_JWT_ALGORITHMS } from "./jwt-verifier.js";
 
 describe("createJwtVerifier with a JWKS URL", () => {
@@ -67,5 +67,39 @@ describe("createJwtVerifier with a JWKS URL", () => {
     expect(() =>
       createJwtVerifier({ ...options, algorithms: ["none"], jwksUrl: url, rolesClaim: "roles" }),
     ).toThrow(/none/);
+  });
+
+  it("tells keys it cannot fetch apart from bad tokens", async () => {
+    const token = await sign({ roles: ["orders.read"] });
+    // A port nobody listens on: the fetch fails.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks.json`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unreachable = createJwtVerifier({ ...options, jwksUrl: closedUrl, rolesClaim: "roles" });
+    const err = await unreachable(token).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AuthKeysUnavailableError);
+    expect((err as AuthKeysUnavailableError).detail).toBe("jwks_unreachable");
+
+    // An issuer that answers 503.
+    const failing = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end("down");
+    });
+    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
+    try {
+      const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}/jwks.json`;
+      const verify = createJwtVerifier({ ...options, jwksUrl: failingUrl, rolesClaim: "roles" });
+      const down = await verify(token).catch((e: unknown) => e);
+      expect(down).toBeInstanceOf(AuthKeysUnavailableError);
+      expect((down as AuthKeysUnavailableError).detail).toBe("jwks_bad_response");
+    } finally {
+      await new Promise<void>((resolve) => failing.close(() => resolve()));
+    }
+
+    // With the keys at hand, a broken token is still the caller's problem.
+    const good = createJwtVerifier({ ...options, jwksUrl: url, rolesClaim: "roles" });
+    const bad = await good(`${token.slice(0, -4)}AAAA`).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(AuthenticationError);
   });
 });

@@ -8,7 +8,11 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from "jose";
-import { AuthenticationError, type Caller } from "./authentication-error.js";
+import {
+  AuthenticationError,
+  AuthKeysUnavailableError,
+  type Caller,
+} from "./authentication-error.js";
 
 /** Asymmetric algorithms accepted when OMS_AUTH_ALGORITHMS is not set; never `none`. */
 export const DEFAULT_JWT_ALGORITHMS: readonly string[] = [
@@ -63,6 +67,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         requiredClaims: ["sub", "exp"],
       }));
     } catch (err) {
+      const unavailable = keysUnavailable(err);
+      if (unavailable !== undefined)
+        throw new AuthKeysUnavailableError(unavailable, { cause: err });
       const detail = problemOf(err);
       throw new AuthenticationError(
         "TOKEN_INVALID",
@@ -97,6 +104,19 @@ function problemOf(err: unknown): string {
   if (err instanceof errors.JOSEAlgNotAllowed) return "algorithm_not_allowed";
   if (err instanceof errors.JWKSNoMatchingKey) return "unknown_key";
   if (err instanceof errors.JWSSignatureVerificationFailed) return "bad_signature";
-  if (err instanceof errors.JWKSTimeout) return "jwks_unreachable";
   return "malformed";
+}
+
+/**
+ * Why the JWKS could not be had, when that is why verification failed: a
+ * timeout, a network error (fetch throws a TypeError, not a JOSEError), a
+ * response that is not 200 or not JSON (a bare JOSEError), or a key set that
+ * is not one. Undefined when the token itself is the problem.
+ */
+function keysUnavailable(err: unknown): string | undefined {
+  if (err instanceof errors.JWKSTimeout) return "jwks_timeout";
+  if (err instanceof errors.JWKSInvalid) return "jwks_invalid";
+  if (!(err instanceof errors.JOSEError)) return "jwks_unreachable";
+  if (err.code === errors.JOSEError.code) return "jwks_bad_response";
+  return undefined;
 }

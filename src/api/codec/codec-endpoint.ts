@@ -2,7 +2,7 @@ import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Payload, PayloadCodec } from "@temporalio/common";
 import type { Logger } from "pino";
 import { grants, type Role } from "../auth/access-table.js";
-import { AuthenticationError } from "../auth/authentication-error.js";
+import { AuthenticationError, AuthKeysUnavailableError } from "../auth/authentication-error.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { peerCertificateKey, peerCertificateValues } from "../auth/peer-certificate.js";
 
@@ -66,6 +66,10 @@ export function createCodecEndpoint(options: CodecEndpointOptions) {
           });
         }
       } catch (err) {
+        if (err instanceof AuthKeysUnavailableError) {
+          res.setHeader("retry-after", "5");
+          return reply(res, 503, { message: err.message, reason: "AUTH_KEYS_UNAVAILABLE" });
+        }
         if (!(err instanceof AuthenticationError)) throw err;
         return reply(res, 401, { message: err.message, reason: err.reason });
       }
