@@ -69,6 +69,19 @@ function located(
   return out;
 }
 
+/**
+ * Payloads the SDK writes itself, through no codec: local-activity marker
+ * data, and a patch's id (its marker and the TemporalChangeVersion search
+ * attribute, which the server must be able to read). None carries order data.
+ */
+function isSdkOwn(path: string): boolean {
+  return (
+    path.endsWith("markerRecordedEventAttributes.details.data.payloads") ||
+    path.endsWith("markerRecordedEventAttributes.details.patch-data.payloads") ||
+    path.endsWith("searchAttributes.indexedFields.TemporalChangeVersion")
+  );
+}
+
 /** All text of a history with every base64 `data` and metadata value decoded. */
 function decodedText(history: string): string {
   return payloadsOf(JSON.parse(history))
@@ -177,7 +190,16 @@ describe("customer data in Temporal", () => {
         "seq",
       ]);
     }
-    const payloads = all.filter((p) => !sdkMarkers.includes(p)).map((p) => p.payload);
+    // A patch's marker and search attribute name the patch, nothing else.
+    for (const { path, payload } of all.filter(
+      (p) => isSdkOwn(p.path) && !sdkMarkers.includes(p),
+    )) {
+      const value: unknown = JSON.parse(Buffer.from(payload.data ?? "", "base64").toString());
+      if (path.endsWith("TemporalChangeVersion")) {
+        expect(Array.isArray(value) && value.every((id) => typeof id === "string")).toBe(true);
+      } else expect(Object.keys(value as object).sort()).toEqual(["deprecated", "id"]);
+    }
+    const payloads = all.filter((p) => !isSdkOwn(p.path)).map((p) => p.payload);
     expect(payloads.length).toBeGreaterThan(10);
     const encodings = new Set(
       payloads.map((p) => Buffer.from(p.metadata?.encoding ?? "", "base64").toString()),
@@ -260,7 +282,7 @@ describe("customer data in Temporal", () => {
     );
     for (const order of orders) {
       const payloads: Payload[] = located(JSON.parse(await history(order.orderId)))
-        .filter((p) => !p.path.endsWith("markerRecordedEventAttributes.details.data.payloads"))
+        .filter((p) => !isSdkOwn(p.path))
         .map(({ payload: p }) => ({
           metadata: Object.fromEntries(
             Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]),

@@ -60,6 +60,7 @@ describe("createReflectionIndex", () => {
       "oms/v1/order_service.proto",
       "oms/v1/return_requests.proto",
       "oms/v1/returns.proto",
+      "oms/v1/sla.proto",
     ]);
     expect(index.fileNames).toEqual([...names].sort());
   });
@@ -71,6 +72,7 @@ describe("createReflectionIndex", () => {
       "google/protobuf/timestamp.proto",
       "oms/v1/returns.proto",
       "oms/v1/order_operations.proto",
+      "oms/v1/sla.proto",
     ]);
     expect(file?.messageType.map((m) => m.name)).toContain("Order");
   });
