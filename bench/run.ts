@@ -175,6 +175,14 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     // The production shape: payloads encrypted; the bench's own clients hold no credentials.
     OMS_PAYLOAD_KEYS: BENCH_PAYLOAD_KEYS,
     OMS_AUTH: "none",
+    // BENCH_SLA=off: orders without SLA clocks, to measure what the clocks cost.
+    ...(process.env.BENCH_SLA === "off"
+      ? {
+          OMS_SLA_AUTHORIZED_WITHIN_MS: "0",
+          OMS_SLA_DISPATCHED_WITHIN_MS: "0",
+          OMS_SLA_DELIVERED_WITHIN_MS: "0",
+        }
+      : {}),
     ...extra,
   };
 }

@@ -40,6 +40,22 @@ describe("loadConfig", () => {
     expect(problems.join("\n")).toMatch(/OMS_REFERENCE_FAULTS: unknown service "billing"/);
   });
 
+  it("reads the SLA targets: on by default, 0 turns a stage off, bad values listed", () => {
+    expect(loadConfig({}).workflow.slaPolicy).toEqual({
+      authorizedWithinMs: 3_600_000,
+      dispatchedWithinMs: 2 * 86_400_000,
+      deliveredWithinMs: 7 * 86_400_000,
+      atRiskPercent: 80,
+    });
+    expect(
+      loadConfig({ OMS_SLA_AUTHORIZED_WITHIN_MS: "0", OMS_SLA_AT_RISK_PERCENT: "50" }).workflow
+        .slaPolicy,
+    ).toMatchObject({ authorizedWithinMs: 0, atRiskPercent: 50 });
+    expect(() =>
+      loadConfig({ OMS_SLA_DISPATCHED_WITHIN_MS: "-1", OMS_SLA_AT_RISK_PERCENT: "120" }),
+    ).toThrow(/OMS_SLA_DISPATCHED_WITHIN_MS[\s\S]*OMS_SLA_AT_RISK_PERCENT/);
+  });
+
   it("serves metrics only when OMS_METRICS_PORT is set", () => {
     expect(loadConfig({}).metrics).toEqual({
       host: "0.0.0.0",

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import type { ListOrdersRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
+import type { SlaState } from "../../gen/oms/v1/sla_pb.js";
 import { failure } from "../support/failure.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -262,6 +263,13 @@ describe("ListOrders over the real API (SQLite read model unless OMS_TEST_DATABA
       expect(violatedFields(err)).toEqual(["page_size"]);
       expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_REQUEST");
     }
+  });
+
+  it("rejects an sla_state that is not defined as INVALID_ARGUMENT naming sla_state", async () => {
+    const err = await failure(list({ customerId: newCustomer(), slaState: 7 as SlaState }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(violatedFields(err)).toEqual(["sla_state"]);
+    expect(err.findDetails(ErrorInfoSchema)[0]?.reason).toBe("INVALID_REQUEST");
   });
 
   it("pages through every original order exactly once while new orders arrive between pages", async () => {

@@ -3,13 +3,13 @@
  * server, SQLite read model, reference services), with short targets: a
  * courier slow to pick up makes a two-warehouse order breach its DISPATCHED
  * stage. Checked where every consumer sees it: GetOrder's sla, the timeline,
- * the order event on StreamOrderEvents, ListOrders' AT_RISK and BREACHED
+ * the order event on StreamOrderEvents and NATS JetStream, ListOrders' AT_RISK and BREACHED
  * filters, and oms_order_sla_breaches_total (once, also across a worker
  * restart that replays the order). A prompt order meets every stage.
  */
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { OrderChangeType } from "../../gen/oms/v1/order_events_pb.js";
 import { type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
@@ -17,7 +17,7 @@ import { SlaStage, SlaState } from "../../gen/oms/v1/sla_pb.js";
 import { type MetricsServer, startMetricsServer } from "../../src/observability/metrics-server.js";
 import { courierWithReference } from "../chaos/observe.js";
 import { metricValue } from "../support/metrics.js";
-import { streamOrderEventsUntil } from "../support/order-events.js";
+import { readOrderEventsFromNats, streamOrderEventsUntil } from "../support/order-events.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { finishedOrder, recordHistories, waitForOrder } from "../support/watch.js";
@@ -34,6 +34,8 @@ const SLA_ENV = {
   OMS_SLA_AT_RISK_PERCENT: "20",
 };
 const BREACHES = 'oms_order_sla_breaches_total{stage="DISPATCHED"}';
+/** The run's NATS server has one stream on oms.orders.> (streams may not overlap); events are read per order. */
+const STREAM = "OMS_ORDERS";
 
 const stageOf = (order: Order | undefined, stage: SlaStage) =>
   order?.sla?.stages.find((s) => s.stage === stage);
@@ -45,7 +47,9 @@ describe("SLA clocks end to end", () => {
   let metrics: MetricsServer;
   const scrape = async () => metricValue(await (await fetch(metrics.url)).text(), BREACHES) ?? 0;
   beforeAll(async () => {
-    sys = await startTestSystem({ env: SLA_ENV });
+    sys = await startTestSystem({
+      env: { ...SLA_ENV, OMS_EVENTS_NATS_URL: inject("natsUrl"), OMS_EVENTS_NATS_STREAM: STREAM },
+    });
     metrics = await startMetricsServer({
       host: "127.0.0.1",
       port: 0,
@@ -123,6 +127,16 @@ describe("SLA clocks end to end", () => {
       type: OrderChangeType.UPDATED,
     });
     expect(stageOf(event?.order, SlaStage.DISPATCHED)?.breached).toBe(true);
+    // The same event on NATS JetStream, with its deduplication id.
+    const { received } = await readOrderEventsFromNats(
+      inject("natsUrl"),
+      STREAM,
+      req.orderId,
+      Number(breached.version),
+    );
+    const published = received.find((m) => m.event.reasons.includes(reason));
+    expect(published?.event.eventId).toBe(event?.eventId);
+    expect(published?.msgId).not.toBe("");
     expect(await scrape()).toBe(before + 1);
 
     // A new worker replays the order (the SLA path) and the courier finally comes.
