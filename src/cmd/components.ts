@@ -360,6 +360,7 @@ export async function startReferenceServicesFromConfig(
     logger: logger.child({ component: "reference-services" }),
     faults: rs.faults,
     catalog: rs.catalog,
+    stateFile: rs.stateFile,
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

@@ -132,6 +132,8 @@ export interface Config {
     faults: Partial<Record<FaultTarget, FaultSettings>>;
     /** Stock of the reference inventory (OMS_REFERENCE_CATALOG); unset: its catalog.json. */
     catalog: Catalog | undefined;
+    /** SQLite file of their state (ledger, stock, shipments, idempotency keys), or ":memory:". */
+    stateFile: string;
   };
   /** Authentication, API TLS, payload encryption (security-config.ts). */
   security: SecurityConfig;
@@ -280,6 +282,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       omsApiUrl: read.optional("OMS_API_URL"),
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
+      stateFile: stateFileSetting(
+        read.string("OMS_REFERENCE_STATE_FILE", path.join(dataDir, "reference-services.sqlite")),
+        cwd,
+      ),
     },
     security: readSecurityConfig(read, cwd, problems),
   };
@@ -326,6 +332,11 @@ function readHoldPolicy(read: ReturnType<typeof createReader>): HoldPolicy {
       DEFAULT_HOLD_POLICY.fraudReviewOnSpendingLimit,
     ),
   };
+}
+
+/** A SQLite file path resolved against the working directory, or ":memory:". */
+function stateFileSetting(value: string, cwd: string): string {
+  return value === ":memory:" ? value : path.resolve(cwd, value);
 }
 
 /** A catalog file (the shape of the reference inventory's catalog.json), read and checked now. */

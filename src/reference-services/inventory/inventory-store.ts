@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "../errors.js";
+import { openReferenceState, type ReferenceState } from "../state.js";
 import {
   type AllocationPlan,
   planAllocation,
@@ -26,7 +27,7 @@ export interface StockLevel {
 }
 
 /**
- * The in-memory state of the reference inventory service: stock per warehouse
+ * The state of the reference inventory service (in a {@link ReferenceState}): stock per warehouse
  * and SKU, and what each order holds. Also the tests' window into it.
  */
 export interface InventoryStore {
@@ -61,19 +62,28 @@ export interface InventoryStore {
 export interface InventoryStoreOptions {
   /** What is stocked where; copied, never changed. */
   catalog: Catalog;
+  /**
+   * Where stock and holds are kept; a fresh in-memory state by default. A
+   * state that has stock already keeps it: the catalog only stocks a new one.
+   */
+  state?: ReferenceState;
 }
 
-/** Creates the inventory state from a catalog. */
+/** Creates the inventory state from a catalog, or opens what `options.state` holds. */
 export function createInventoryStore(options: InventoryStoreOptions): InventoryStore {
   const { catalog } = options;
   const warehouses = [...catalog.warehouses];
   // sku -> warehouse -> units free to reserve
-  const stock = new Map<string, Map<string, number>>();
-  for (const [sku, perWarehouse] of Object.entries(catalog.stock)) {
-    stock.set(sku, new Map(Object.entries(perWarehouse)));
-  }
+  const state = options.state ?? openReferenceState();
+  const stock = state.map<Map<string, number>>("inventory_stock");
+  state.transaction(() => {
+    if (stock.size > 0) return;
+    for (const [sku, perWarehouse] of Object.entries(catalog.stock)) {
+      stock.set(sku, new Map(Object.entries(perWarehouse)));
+    }
+  });
   // order -> warehouse -> sku -> units held
-  const held = new Map<string, Map<string, Map<string, number>>>();
+  const held = state.map<Map<string, Map<string, number>>>("inventory_held");
 
   /** Returns part of one warehouse's share of an order (at most what it holds) to stock. */
   function releaseLines(
@@ -143,7 +153,7 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
       }));
   };
 
-  return {
+  return state.transactional({
     warehouses,
     reserve(orderId, lines) {
       const seen = new Set<string>();
@@ -240,5 +250,5 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
         })),
       );
     },
-  };
+  });
 }
