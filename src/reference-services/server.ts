@@ -123,24 +123,30 @@ export function createReferenceServiceState(
 ): ReferenceServiceState {
   const now = options.now;
   const state = openReferenceState(options.stateFile);
-  const shipping = createShippingStore({ now, state });
-  const courier =
-    options.simulatedCourier === undefined || options.simulatedCourier === false
-      ? undefined
-      : createSimulatedCourier(
-          shipping,
-          options.simulatedCourier,
-          options.logger ?? pino({ name: "reference-services" }),
-        );
-  return {
-    inventory: createInventoryStore({ catalog: options.catalog ?? loadDefaultCatalog(), state }),
-    payments: createPaymentStore({ ...options.payments, now, state }),
-    shipping,
-    notifications: createNotificationStore({ now, state }),
-    faults: createFaultRegistry({ initial: options.faults, random: options.random }),
-    courier,
-    state,
-  };
+  try {
+    const shipping = createShippingStore({ now, state });
+    const stores = {
+      inventory: createInventoryStore({ catalog: options.catalog ?? loadDefaultCatalog(), state }),
+      payments: createPaymentStore({ ...options.payments, now, state }),
+      shipping,
+      notifications: createNotificationStore({ now, state }),
+      faults: createFaultRegistry({ initial: options.faults, random: options.random }),
+      state,
+    };
+    // Last: it starts resuming shipments on their way at once.
+    const courier =
+      options.simulatedCourier === undefined || options.simulatedCourier === false
+        ? undefined
+        : createSimulatedCourier(
+            shipping,
+            options.simulatedCourier,
+            options.logger ?? pino({ name: "reference-services" }),
+          );
+    return { ...stores, courier };
+  } catch (err) {
+    state.close();
+    throw err;
+  }
 }
 
 /**

@@ -41,6 +41,7 @@ export interface ReferenceState {
 
 /** Tables holding keyed records (JSON in `value`), in insertion order. */
 export const MAP_TABLES = [
+  "inventory_catalog",
   "inventory_stock",
   "inventory_held",
   "payment_authorizations",

@@ -17,6 +17,7 @@ import { AuthorizationStatus, LedgerOperation } from "../../gen/payments/v1/paym
 import { ShipmentStatus } from "../../gen/shipping/v1/shipping_service_pb.js";
 import { errorReason } from "../../src/reference-services/errors.js";
 import { createIdempotencyStore } from "../../src/reference-services/idempotency.js";
+import { loadDefaultCatalog } from "../../src/reference-services/inventory/catalog.js";
 import { createPaymentStore } from "../../src/reference-services/payments/payment-store.js";
 import { createReferenceServiceState } from "../../src/reference-services/server.js";
 import type { ShipmentEventReport } from "../../src/reference-services/shipping/simulated-courier.js";
@@ -184,6 +185,19 @@ describe("a state file", () => {
     expect(s.services.notifications.list({ orderId })).toMatchObject([
       { template: "ORDER_ACCEPTED", data: { total: "1.00 USD" } },
     ]);
+  });
+
+  it("refuses to stock from another catalog than the one it was stocked from", async () => {
+    await restart();
+    await h?.stop();
+    h = undefined;
+    const catalog = loadDefaultCatalog();
+    const other = { ...catalog, stock: { ...catalog.stock, "NEW-SKU": { "wh-east": 1 } } };
+    await expect(startHarness({ stateFile: file, catalog: other })).rejects.toThrow(
+      /stocked from another catalog/,
+    );
+    // Refused before it held the file: the same catalog still opens it.
+    await restart({ catalog });
   });
 
   it("is refused to a second user while open", async () => {

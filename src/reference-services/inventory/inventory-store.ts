@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "../errors.js";
-import { openReferenceState, type ReferenceState } from "../state.js";
+import { encode, openReferenceState, type ReferenceState } from "../state.js";
 import {
   type AllocationPlan,
   planAllocation,
@@ -76,8 +76,7 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
   // sku -> warehouse -> units free to reserve
   const state = options.state ?? openReferenceState();
   const stock = state.map<Map<string, number>>("inventory_stock");
-  state.transaction(() => {
-    if (stock.size > 0) return;
+  stockOnce(state, catalog, () => {
     for (const [sku, perWarehouse] of Object.entries(catalog.stock)) {
       stock.set(sku, new Map(Object.entries(perWarehouse)));
     }
@@ -250,5 +249,26 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
         })),
       );
     },
+  });
+}
+
+/**
+ * Runs `stock` the first time a state is opened, and records the catalog it
+ * stocked from. A state stocked from another catalog is refused: its stock
+ * and holds were counted from that one, and mixing the two would be wrong
+ * without saying so.
+ */
+function stockOnce(state: ReferenceState, catalog: Catalog, stock: () => void): void {
+  state.transaction(() => {
+    const catalogs = state.map<Catalog>("inventory_catalog");
+    const stocked = catalogs.get("catalog");
+    if (stocked === undefined) {
+      catalogs.set("catalog", catalog);
+      stock();
+    } else if (encode(stocked) !== encode(catalog)) {
+      throw new Error(
+        `the reference state ${state.file} was stocked from another catalog; remove it (or set OMS_REFERENCE_STATE_FILE to a new file) to stock from this one`,
+      );
+    }
   });
 }
