@@ -73,7 +73,7 @@ describe("the reference services process is killed while orders run", () => {
     };
     start();
     await refs?.ready;
-  });
+  }, 180_000);
 
   afterAll(async () => {
     refs?.child.kill("SIGKILL");
