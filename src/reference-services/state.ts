@@ -39,30 +39,42 @@ export interface ReferenceState {
   close(): void;
 }
 
-/** Tables holding keyed records (JSON in `value`), in insertion order. */
-export const MAP_TABLES = [
-  "inventory_catalog",
-  "inventory_stock",
-  "inventory_held",
-  "payment_authorizations",
-  "shipping_shipments",
-  "courier_reports",
-  "idempotency_results",
-] as const;
-export type MapTable = (typeof MAP_TABLES)[number];
+/**
+ * Tables holding keyed records (JSON in `value`), in insertion order. A new
+ * one needs a migration that creates it (below).
+ */
+export type MapTable =
+  | "inventory_catalog"
+  | "inventory_stock"
+  | "inventory_held"
+  | "payment_authorizations"
+  | "shipping_shipments"
+  | "courier_reports"
+  | "idempotency_results";
 
-/** Tables holding an append-only sequence of records. */
-export const LOG_TABLES = ["payment_ledger", "notifications_sent"] as const;
-export type LogTable = (typeof LOG_TABLES)[number];
+/** Tables holding an append-only sequence of records (likewise). */
+export type LogTable = "payment_ledger" | "notifications_sent";
+
+const mapTable = (t: MapTable) => `CREATE TABLE ${t} (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+const logTable = (t: LogTable) =>
+  `CREATE TABLE ${t} (seq INTEGER PRIMARY KEY, value TEXT NOT NULL);`;
 
 /**
  * The schema, one entry per version (`PRAGMA user_version`); a database is
- * brought up to date when it is opened. Only ever append.
+ * brought up to date when it is opened. Only ever append: a file at version
+ * N runs the entries from N on.
  */
 const MIGRATIONS: readonly string[] = [
   [
-    ...MAP_TABLES.map((t) => `CREATE TABLE ${t} (key TEXT PRIMARY KEY, value TEXT NOT NULL);`),
-    ...LOG_TABLES.map((t) => `CREATE TABLE ${t} (seq INTEGER PRIMARY KEY, value TEXT NOT NULL);`),
+    mapTable("inventory_catalog"),
+    mapTable("inventory_stock"),
+    mapTable("inventory_held"),
+    mapTable("payment_authorizations"),
+    mapTable("shipping_shipments"),
+    mapTable("courier_reports"),
+    mapTable("idempotency_results"),
+    logTable("payment_ledger"),
+    logTable("notifications_sent"),
   ].join("\n"),
 ];
 
