@@ -371,6 +371,7 @@ export async function startReferenceServicesFromConfig(
     faults: rs.faults,
     catalog: rs.catalog,
     payments: { authorizationTtlMs: rs.authorizationTtlMs },
+    stateFile: rs.stateFile,
     simulatedCourier: rs.simulatedCourier
       ? {
           dispatchDelayMs: rs.courierDispatchDelayMs,

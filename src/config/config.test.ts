@@ -135,4 +135,16 @@ describe("loadConfig", () => {
       /invalid\.json: invalid inventory catalog: warehouses must be a non-empty list/,
     );
   });
+
+  it("keeps the reference services' state under the data directory unless told otherwise", () => {
+    const cwd = "/srv/oms";
+    const stateFile = (env: Record<string, string>) =>
+      loadConfig(env, cwd).referenceServices.stateFile;
+    expect(stateFile({})).toBe("/srv/oms/.oms/data/reference-services.sqlite");
+    expect(stateFile({ OMS_DATA_DIR: "/var/lib/oms" })).toBe(
+      "/var/lib/oms/reference-services.sqlite",
+    );
+    expect(stateFile({ OMS_REFERENCE_STATE_FILE: "refs.sqlite" })).toBe("/srv/oms/refs.sqlite");
+    expect(stateFile({ OMS_REFERENCE_STATE_FILE: ":memory:" })).toBe(":memory:");
+  });
 });

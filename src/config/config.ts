@@ -144,6 +144,8 @@ export interface Config {
     catalog: Catalog | undefined;
     /** How long the reference payments' authorizations can be captured (OMS_REFERENCE_AUTH_TTL). */
     authorizationTtlMs: number;
+    /** SQLite file of their state (ledger, stock, shipments, idempotency keys), or ":memory:". */
+    stateFile: string;
   };
   /** Authentication, API TLS, payload encryption (security-config.ts). */
   security: SecurityConfig;
@@ -321,6 +323,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       faults: read.faults("OMS_REFERENCE_FAULTS"),
       catalog: readCatalogSetting("OMS_REFERENCE_CATALOG", read.optional, cwd, problems),
       authorizationTtlMs: read.duration("OMS_REFERENCE_AUTH_TTL", DEFAULT_AUTHORIZATION_TTL_MS),
+      stateFile: stateFileSetting(
+        read.string("OMS_REFERENCE_STATE_FILE", path.join(dataDir, "reference-services.sqlite")),
+        cwd,
+      ),
     },
     security: readSecurityConfig(read, cwd, problems),
   };
@@ -371,6 +377,11 @@ function readHoldPolicy(read: ReturnType<typeof createReader>): HoldPolicy {
       DEFAULT_HOLD_POLICY.fraudReviewOnSpendingLimit,
     ),
   };
+}
+
+/** A SQLite file path resolved against the working directory, or ":memory:". */
+function stateFileSetting(value: string, cwd: string): string {
+  return value === ":memory:" ? value : path.resolve(cwd, value);
 }
 
 /** A catalog file (the shape of the reference inventory's catalog.json), read and checked now. */

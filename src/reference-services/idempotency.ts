@@ -1,6 +1,7 @@
 import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "./errors.js";
+import { openReferenceState, type ReferenceState } from "./state.js";
 
 /**
  * Remembers the result of each mutating call by its idempotency key, so that a
@@ -24,33 +25,45 @@ export interface IdempotencyStore {
 }
 
 /**
- * Creates an in-memory idempotency store for one service.
+ * Creates the idempotency store of one service, keeping its results in
+ * \`state\` (the state of the store the service works on, so that a call's
+ * changes and its result commit together).
  *
  * @param domain the service name used in the ErrorInfo of a key conflict
+ * @param state where results are kept; a fresh in-memory state by default
  */
-export function createIdempotencyStore(domain: string): IdempotencyStore {
-  const results = new Map<string, { fingerprint: string; result: unknown }>();
+export function createIdempotencyStore(
+  domain: string,
+  state: ReferenceState = openReferenceState(),
+): IdempotencyStore {
+  const results = state.map<{ fingerprint: string; result: unknown }>("idempotency_results");
+  // One table for every service of the state: a key is scoped by its service.
+  const prefix = `${domain} `;
   return {
     run<T>(key: string, fingerprint: string, perform: () => T): T {
-      const known = results.get(key);
-      if (known !== undefined) {
-        if (known.fingerprint !== fingerprint) {
-          throw createServiceError(
-            Code.AlreadyExists,
-            domain,
-            "IDEMPOTENCY_KEY_REUSED",
-            `idempotency key "${key}" was already used for a different request; repeat the original request unchanged, or use a new key`,
-            { idempotency_key: key },
-          );
+      return state.transaction(() => {
+        const known = results.get(prefix + key);
+        if (known !== undefined) {
+          if (known.fingerprint !== fingerprint) {
+            throw createServiceError(
+              Code.AlreadyExists,
+              domain,
+              "IDEMPOTENCY_KEY_REUSED",
+              `idempotency key "${key}" was already used for a different request; repeat the original request unchanged, or use a new key`,
+              { idempotency_key: key },
+            );
+          }
+          return known.result as T;
         }
-        return known.result as T;
-      }
-      const result = perform();
-      results.set(key, { fingerprint, result });
-      return result;
+        const result = perform();
+        results.set(prefix + key, { fingerprint, result });
+        return result;
+      });
     },
     get size() {
-      return results.size;
+      let n = 0;
+      for (const key of results.keys()) if (key.startsWith(prefix)) n++;
+      return n;
     },
   };
 }

@@ -81,3 +81,8 @@ export {
   type SimulatedCourier,
   type SimulatedCourierOptions,
 } from "./shipping/simulated-courier.js";
+export {
+  openReferenceState,
+  type ReferenceState,
+  stateOf,
+} from "./state.js";

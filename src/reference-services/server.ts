@@ -42,6 +42,7 @@ import {
   type SimulatedCourier,
   type SimulatedCourierOptions,
 } from "./shipping/simulated-courier.js";
+import { openReferenceState, type ReferenceState } from "./state.js";
 
 /** Courier timings for `npm start`: long enough to watch, short enough not to wait for. */
 export const DEFAULT_SIMULATED_COURIER: Readonly<SimulatedCourierOptions> = Object.freeze({
@@ -79,6 +80,12 @@ export interface ReferenceServicesOptions {
    * `oms dev` turns it on, e.g. with {@link DEFAULT_SIMULATED_COURIER}.
    */
   simulatedCourier?: SimulatedCourierOptions | false;
+  /**
+   * The SQLite file that keeps the services' state (stock, holds, ledger,
+   * shipments, idempotency keys, the courier's reports), so that it outlives
+   * the process; in memory (":memory:", the default) otherwise.
+   */
+  stateFile?: string;
   /** Clock of every service; `new Date()` by default. */
   now?: () => Date;
   /** Where the courier logs failed event reports; a pino logger at "info" by default. */
@@ -104,6 +111,8 @@ export interface ReferenceServiceState {
   faults: FaultRegistry;
   /** Present when the simulated courier is on. */
   courier?: SimulatedCourier;
+  /** The database behind the stores. */
+  state: ReferenceState;
 }
 
 /** Running reference services. */
@@ -114,32 +123,43 @@ export interface ReferenceServices extends ReferenceServiceState {
   port: number;
   /** The interface listened on. */
   host: string;
-  /** Stops the courier, ends open calls and connections, and closes the port. */
+  /** Stops the courier, ends open calls and connections, closes the port and the state. */
   stop(): Promise<void>;
 }
 
-/** Creates the state of all reference services from the options (no network). */
+/**
+ * Creates the state of all reference services from the options (no network),
+ * or opens what `options.stateFile` holds (and resumes the courier's work).
+ */
 export function createReferenceServiceState(
   options: Omit<ReferenceServicesOptions, "port" | "host"> = {},
 ): ReferenceServiceState {
   const now = options.now;
-  const shipping = createShippingStore({ now });
-  const courier =
-    options.simulatedCourier === undefined || options.simulatedCourier === false
-      ? undefined
-      : createSimulatedCourier(
-          shipping,
-          options.simulatedCourier,
-          options.logger ?? pino({ name: "reference-services" }),
-        );
-  return {
-    inventory: createInventoryStore({ catalog: options.catalog ?? loadDefaultCatalog() }),
-    payments: createPaymentStore({ ...options.payments, now }),
-    shipping,
-    notifications: createNotificationStore({ now }),
-    faults: createFaultRegistry({ initial: options.faults, random: options.random }),
-    courier,
-  };
+  const state = openReferenceState(options.stateFile);
+  try {
+    const shipping = createShippingStore({ now, state });
+    const stores = {
+      inventory: createInventoryStore({ catalog: options.catalog ?? loadDefaultCatalog(), state }),
+      payments: createPaymentStore({ ...options.payments, now, state }),
+      shipping,
+      notifications: createNotificationStore({ now, state }),
+      faults: createFaultRegistry({ initial: options.faults, random: options.random }),
+      state,
+    };
+    // Last: it starts resuming shipments on their way at once.
+    const courier =
+      options.simulatedCourier === undefined || options.simulatedCourier === false
+        ? undefined
+        : createSimulatedCourier(
+            shipping,
+            options.simulatedCourier,
+            options.logger ?? pino({ name: "reference-services" }),
+          );
+    return { ...stores, courier };
+  } catch (err) {
+    state.close();
+    throw err;
+  }
 }
 
 /**
@@ -240,6 +260,10 @@ export async function startReferenceServices(
       server.off("error", reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    await state.courier?.stop();
+    state.state.close();
+    throw err;
   });
   const { port } = server.address() as AddressInfo;
   const urlHost = host.includes(":") ? `[${host}]` : host;
@@ -259,6 +283,7 @@ export async function startReferenceServices(
       }, 1_000);
       await closed;
       clearTimeout(forced);
+      state.state.close();
     })();
     return stopping;
   };

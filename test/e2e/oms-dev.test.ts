@@ -1,15 +1,19 @@
 /**
  * `npm start` as a user runs it: the compiled `oms dev` process (dist/, as
  * `npm run build` makes it) with its embedded Temporal dev server, called
- * with grpcurl, stopped with SIGTERM, started again on the same data folder.
+ * with grpcurl, stopped with SIGTERM, started again on the same data folder
+ * (orders, and the reference services' ledger, still there).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
+import { LedgerOperation, PaymentService } from "../../gen/payments/v1/payment_service_pb.js";
 import { freePort } from "../support/free-port.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
@@ -232,6 +236,18 @@ describe("oms dev", () => {
       ]);
       expect(get.stderr).toBe("");
       expect(JSON.parse(get.stdout).order.orderId).toBe(orderId);
+      // The reference services kept their ledger (OMS_DATA_DIR/reference-services.sqlite).
+      const payments = createClient(
+        PaymentService,
+        createGrpcTransport({ baseUrl: `http://127.0.0.1:${env.OMS_REFERENCE_SERVICES_PORT}` }),
+      );
+      const { entries } = await payments.listLedger({ orderId });
+      const fulfillments = new Set(entries.map((e) => e.fulfillmentId));
+      expect(fulfillments.size).toBeGreaterThan(0);
+      for (const f of fulfillments) {
+        const ops = entries.filter((e) => e.fulfillmentId === f);
+        expect(ops.map((e) => LedgerOperation[e.operation])).toEqual(["AUTHORIZE", "CAPTURE"]);
+      }
     } finally {
       dev.child.kill("SIGTERM");
     }

@@ -51,6 +51,7 @@ describe("a custom catalog", () => {
       OMS_REFERENCE_CATALOG: LOAD_CATALOG_FILE,
       OMS_REFERENCE_SERVICES_PORT: "0",
       OMS_SIMULATED_COURIER: "false",
+      OMS_REFERENCE_STATE_FILE: ":memory:",
     });
     const services = await startReferenceServicesFromConfig(
       config,

@@ -160,7 +160,8 @@ describe("simulated courier", () => {
     const log = createEventLog();
     h = await startHarness({
       simulatedCourier: {
-        dispatchDelayMs: 30,
+        // Long enough for the cancel to arrive first on a loaded machine.
+        dispatchDelayMs: 1_000,
         deliverDelayMs: 1,
         reportEvent: async (event) => log.record(event),
       },

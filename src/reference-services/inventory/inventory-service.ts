@@ -6,6 +6,7 @@ import {
   RestockRequestSchema,
 } from "../../../gen/inventory/v1/inventory_service_pb.js";
 import { createIdempotencyStore, requestFingerprint } from "../idempotency.js";
+import { stateOf } from "../state.js";
 import type { InventoryStore } from "./inventory-store.js";
 
 /** Options of {@link createInventoryService}. */
@@ -22,7 +23,7 @@ export function createInventoryService(
   options: InventoryServiceOptions,
 ): ServiceImpl<typeof InventoryService> {
   const { store } = options;
-  const idempotency = createIdempotencyStore("inventory.v1.InventoryService");
+  const idempotency = createIdempotencyStore("inventory.v1.InventoryService", stateOf(store));
   return {
     reserve(request) {
       return idempotency.run(

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "../errors.js";
+import { encode, openReferenceState, type ReferenceState } from "../state.js";
 import {
   type AllocationPlan,
   planAllocation,
@@ -26,7 +27,7 @@ export interface StockLevel {
 }
 
 /**
- * The in-memory state of the reference inventory service: stock per warehouse
+ * The state of the reference inventory service (in a {@link ReferenceState}): stock per warehouse
  * and SKU, and what each order holds. Also the tests' window into it.
  */
 export interface InventoryStore {
@@ -66,19 +67,27 @@ export interface InventoryStore {
 export interface InventoryStoreOptions {
   /** What is stocked where; copied, never changed. */
   catalog: Catalog;
+  /**
+   * Where stock and holds are kept; a fresh in-memory state by default. A
+   * state that has stock already keeps it: the catalog only stocks a new one.
+   */
+  state?: ReferenceState;
 }
 
-/** Creates the inventory state from a catalog. */
+/** Creates the inventory state from a catalog, or opens what `options.state` holds. */
 export function createInventoryStore(options: InventoryStoreOptions): InventoryStore {
   const { catalog } = options;
   const warehouses = [...catalog.warehouses];
   // sku -> warehouse -> units free to reserve
-  const stock = new Map<string, Map<string, number>>();
-  for (const [sku, perWarehouse] of Object.entries(catalog.stock)) {
-    stock.set(sku, new Map(Object.entries(perWarehouse)));
-  }
+  const state = options.state ?? openReferenceState();
+  const stock = state.map<Map<string, number>>("inventory_stock");
+  stockOnce(state, catalog, () => {
+    for (const [sku, perWarehouse] of Object.entries(catalog.stock)) {
+      stock.set(sku, new Map(Object.entries(perWarehouse)));
+    }
+  });
   // order -> warehouse -> sku -> units held
-  const held = new Map<string, Map<string, Map<string, number>>>();
+  const held = state.map<Map<string, Map<string, number>>>("inventory_held");
 
   /** Returns part of one warehouse's share of an order (at most what it holds) to stock. */
   function releaseLines(
@@ -148,7 +157,7 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
       }));
   };
 
-  return {
+  return state.transactional({
     warehouses,
     reserve(orderId, lines, excludeWarehouseIds = []) {
       const seen = new Set<string>();
@@ -249,5 +258,26 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
         })),
       );
     },
-  };
+  });
+}
+
+/**
+ * Runs `stock` the first time a state is opened, and records the catalog it
+ * stocked from. A state stocked from another catalog is refused: its stock
+ * and holds were counted from that one, and mixing the two would be wrong
+ * without saying so.
+ */
+function stockOnce(state: ReferenceState, catalog: Catalog, stock: () => void): void {
+  state.transaction(() => {
+    const catalogs = state.map<Catalog>("inventory_catalog");
+    const stocked = catalogs.get("catalog");
+    if (stocked === undefined) {
+      catalogs.set("catalog", catalog);
+      stock();
+    } else if (encode(stocked) !== encode(catalog)) {
+      throw new Error(
+        `the reference state ${state.file} was stocked from another catalog; remove it (or set OMS_REFERENCE_STATE_FILE to a new file) to stock from this one`,
+      );
+    }
+  });
 }

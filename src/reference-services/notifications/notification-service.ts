@@ -10,6 +10,7 @@ import {
 } from "../../../gen/notifications/v1/notification_service_pb.js";
 import { createServiceError } from "../errors.js";
 import { createIdempotencyStore, requestFingerprint } from "../idempotency.js";
+import { stateOf } from "../state.js";
 import type {
   NotificationRecord,
   NotificationStore,
@@ -41,7 +42,10 @@ export function createNotificationService(
   options: NotificationServiceOptions,
 ): ServiceImpl<typeof NotificationService> {
   const { store } = options;
-  const idempotency = createIdempotencyStore("notifications.v1.NotificationService");
+  const idempotency = createIdempotencyStore(
+    "notifications.v1.NotificationService",
+    stateOf(store),
+  );
   return {
     send(request) {
       return idempotency.run(

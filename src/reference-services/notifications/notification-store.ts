@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { openReferenceState, type ReferenceState } from "../state.js";
 
 /** Which message was sent (see notifications.v1.NotificationTemplate). */
 export type NotificationTemplateName =
@@ -21,7 +22,7 @@ export interface NotificationRecord {
   sendTime: Date;
 }
 
-/** The in-memory outbox of the reference notification service: what was "sent". */
+/** The outbox of the reference notification service: what was "sent" (in a {@link ReferenceState}). */
 export interface NotificationStore {
   /** Records a notification as sent. */
   send(input: Omit<NotificationRecord, "notificationId" | "sendTime">): NotificationRecord;
@@ -33,14 +34,17 @@ export interface NotificationStore {
 export interface NotificationStoreOptions {
   /** Clock; `new Date()` by default. */
   now?: () => Date;
+  /** Where notifications are kept; a fresh in-memory state by default. */
+  state?: ReferenceState;
 }
 
-/** Creates an empty outbox. */
+/** Creates the outbox, or opens what `options.state` holds. */
 export function createNotificationStore(options: NotificationStoreOptions = {}): NotificationStore {
   const now = options.now ?? (() => new Date());
-  const sent: NotificationRecord[] = [];
+  const state = options.state ?? openReferenceState();
+  const sent = state.log<NotificationRecord>("notifications_sent");
   const snapshot = (n: NotificationRecord): NotificationRecord => ({ ...n, data: { ...n.data } });
-  return {
+  return state.transactional({
     send(input) {
       const notification: NotificationRecord = {
         ...input,
@@ -60,5 +64,5 @@ export function createNotificationStore(options: NotificationStoreOptions = {}):
         )
         .map(snapshot);
     },
-  };
+  });
 }

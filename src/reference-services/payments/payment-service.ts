@@ -17,6 +17,7 @@ import {
 } from "../../../gen/payments/v1/payment_service_pb.js";
 import { createServiceError } from "../errors.js";
 import { createIdempotencyStore, requestFingerprint } from "../idempotency.js";
+import { stateOf } from "../state.js";
 import type { AuthorizationRecord, LedgerEntryRecord, PaymentStore } from "./payment-store.js";
 
 /** Options of {@link createPaymentService}. */
@@ -34,7 +35,7 @@ export function createPaymentService(
   options: PaymentServiceOptions,
 ): ServiceImpl<typeof PaymentService> {
   const { store } = options;
-  const idempotency = createIdempotencyStore("payments.v1.PaymentService");
+  const idempotency = createIdempotencyStore("payments.v1.PaymentService", stateOf(store));
   return {
     authorize(request) {
       return idempotency.run(

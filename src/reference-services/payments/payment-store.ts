@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "../errors.js";
+import { openReferenceState, type ReferenceState } from "../state.js";
 
 const DOMAIN = "payments.v1.PaymentService";
 
@@ -66,8 +67,8 @@ export interface AuthorizeInput {
 }
 
 /**
- * The in-memory state of the reference payment service: authorizations and
- * the ledger. Each method performs one operation (no deduplication: that is
+ * The state of the reference payment service: authorizations and the ledger,
+ * kept in a {@link ReferenceState}, one transaction per method. Each method performs one operation (no deduplication: that is
  * the service's job) and returns a snapshot that later operations don't change.
  * Invalid transitions throw FAILED_PRECONDITION, unknown ids NOT_FOUND.
  */
@@ -117,9 +118,11 @@ export interface PaymentStoreOptions {
   authorizationTtlMs?: number;
   /** Clock; `new Date()` by default. */
   now?: () => Date;
+  /** Where authorizations and the ledger are kept; a fresh in-memory state by default. */
+  state?: ReferenceState;
 }
 
-/** Creates empty payment state. */
+/** Creates the payment state, or opens what `options.state` holds. */
 export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentStore {
   const now = options.now ?? (() => new Date());
   const defaultLimit = options.defaultSpendingLimitMinor ?? DEFAULT_SPENDING_LIMIT_MINOR;
@@ -127,8 +130,9 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
   const expired = (auth: AuthorizationRecord): boolean =>
     auth.expireTime !== undefined && now().getTime() >= auth.expireTime.getTime();
   const limits = new Map(Object.entries(options.spendingLimits ?? {}));
-  const authorizations = new Map<string, AuthorizationRecord>();
-  const entries: LedgerEntryRecord[] = [];
+  const state = options.state ?? openReferenceState();
+  const authorizations = state.map<AuthorizationRecord>("payment_authorizations");
+  const entries = state.log<LedgerEntryRecord>("payment_ledger");
 
   const spendingLimit = (customerId: string): bigint => limits.get(customerId) ?? defaultLimit;
   const exposure = (customerId: string): bigint => {
@@ -204,7 +208,7 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
   };
   const snapshot = (auth: AuthorizationRecord): AuthorizationRecord => ({ ...auth });
 
-  return {
+  return state.transactional({
     authorize(input) {
       const time = now();
       const auth: AuthorizationRecord = {
@@ -322,5 +326,5 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
         limits.set(customerId, limitMinor);
       }
     },
-  };
+  });
 }

@@ -11,6 +11,7 @@ import {
 } from "../../../gen/shipping/v1/shipping_service_pb.js";
 import { createServiceError } from "../errors.js";
 import { createIdempotencyStore, requestFingerprint } from "../idempotency.js";
+import { stateOf } from "../state.js";
 import type { ShipmentRecord, ShippingStore } from "./shipping-store.js";
 import type { SimulatedCourier } from "./simulated-courier.js";
 
@@ -31,7 +32,7 @@ export function createShippingService(
   options: ShippingServiceOptions,
 ): ServiceImpl<typeof ShippingService> {
   const { store, courier } = options;
-  const idempotency = createIdempotencyStore("shipping.v1.ShippingService");
+  const idempotency = createIdempotencyStore("shipping.v1.ShippingService", stateOf(store));
   return {
     bookShipment(request) {
       return idempotency.run(

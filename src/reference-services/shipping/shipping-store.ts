@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { createServiceError } from "../errors.js";
+import { openReferenceState, type ReferenceState } from "../state.js";
 
 const DOMAIN = "shipping.v1.ShippingService";
 
@@ -39,7 +40,8 @@ export interface ShipmentRecord extends BookShipmentInput {
 }
 
 /**
- * The in-memory state of the reference shipping service. Methods return
+ * The state of the reference shipping service, kept in a
+ * {@link ReferenceState}, one transaction per method. Methods return
  * snapshots that later changes don't alter. `dispatch` and `deliver` are the
  * courier's side: the simulated courier calls them, and tests can too.
  */
@@ -65,12 +67,15 @@ export interface ShippingStore {
 export interface ShippingStoreOptions {
   /** Clock; `new Date()` by default. */
   now?: () => Date;
+  /** Where shipments are kept; a fresh in-memory state by default. */
+  state?: ReferenceState;
 }
 
-/** Creates empty shipping state. */
+/** Creates the shipping state, or opens what `options.state` holds. */
 export function createShippingStore(options: ShippingStoreOptions = {}): ShippingStore {
   const now = options.now ?? (() => new Date());
-  const shipments = new Map<string, ShipmentRecord>();
+  const state = options.state ?? openReferenceState();
+  const shipments = state.map<ShipmentRecord>("shipping_shipments");
 
   const snapshot = (s: ShipmentRecord): ShipmentRecord => ({
     ...s,
@@ -109,7 +114,7 @@ export function createShippingStore(options: ShippingStoreOptions = {}): Shippin
     return shipment;
   };
 
-  return {
+  return state.transactional({
     book(input) {
       const shipment: ShipmentRecord = {
         ...input,
@@ -161,5 +166,5 @@ export function createShippingStore(options: ShippingStoreOptions = {}): Shippin
         .filter((s) => !filter.orderId || s.orderId === filter.orderId)
         .map(snapshot);
     },
-  };
+  });
 }

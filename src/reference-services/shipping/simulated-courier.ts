@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { stateOf } from "../state.js";
 import type { ShippingStore } from "./shipping-store.js";
 
 /** A courier event, as `oms.v1.ShipmentService/ReportShipmentEvent` takes it. */
@@ -33,6 +34,13 @@ export interface SimulatedCourierOptions {
   retryDelayMs?: number;
 }
 
+/** An event the courier reported, or has still to report (kept with the shipments). */
+interface ReportRecord {
+  report: ShipmentEventReport;
+  /** The shipper accepted it. */
+  acknowledged: boolean;
+}
+
 /** A courier that picks up and delivers every booked shipment on a timer. */
 export interface SimulatedCourier {
   /** Starts the pickup/delivery timeline of a freshly booked shipment. */
@@ -47,6 +55,13 @@ export interface SimulatedCourier {
  * or moved on meanwhile) and reported; after `deliverDelayMs` more it is
  * DELIVERED and reported. DELIVERED is reported only after DISPATCHED was
  * delivered, because the OMS rejects events out of order.
+ *
+ * The courier keeps what it has to report with the shipments (the store's
+ * reference state): a status change and its pending report are saved
+ * together, and a report is marked once the shipper accepted it. So when it
+ * starts over a state that has shipments on their way (the process was
+ * killed), it resumes them: it reports again what was not acknowledged, and
+ * picks up and delivers what is BOOKED or DISPATCHED when that is due.
  */
 export function createSimulatedCourier(
   store: ShippingStore,
@@ -60,13 +75,54 @@ export function createSimulatedCourier(
   const running = new Set<Promise<void>>();
   const maxAttempts = options.maxReportAttempts ?? 20;
   const firstRetryDelayMs = options.retryDelayMs ?? 100;
+  const state = stateOf(store);
+  const reports = state.map<ReportRecord>("courier_reports");
+  const reportKey = (shipmentId: string, event: ShipmentEventReport["event"]) =>
+    `${shipmentId} ${event}`;
+  /** The saved report of `event` of the shipment, if it is still to be acknowledged. */
+  const unacknowledged = (shipmentId: string, event: ShipmentEventReport["event"]) =>
+    state.transaction(() => {
+      const record = reports.get(reportKey(shipmentId, event));
+      return record?.acknowledged === false ? record.report : undefined;
+    });
 
+  /** Moves the shipment on and saves the report to make, in one transaction. */
+  const advance = (
+    shipmentId: string,
+    event: ShipmentEventReport["event"],
+  ): ShipmentEventReport | undefined =>
+    state.transaction(() => {
+      const from = event === "DISPATCHED" ? "BOOKED" : "DISPATCHED";
+      if (store.get(shipmentId)?.status !== from) return undefined; // cancelled, or moved on by hand
+      const shipment =
+        event === "DISPATCHED" ? store.dispatch(shipmentId) : store.deliver(shipmentId);
+      const time = event === "DISPATCHED" ? shipment.dispatchTime : shipment.deliveryTime;
+      const report: ShipmentEventReport = {
+        shipmentId,
+        fulfillmentId: shipment.fulfillmentId,
+        event,
+        occurredAt: time ?? new Date(),
+      };
+      reports.set(reportKey(shipmentId, event), { report, acknowledged: false });
+      return report;
+    });
+
+  /** Reports a saved event until the shipper accepts it, then marks it so. */
   const report = async (event: ShipmentEventReport): Promise<void> => {
     const reportEvent = options.reportEvent;
-    if (reportEvent === undefined) return;
+    const acknowledge = () =>
+      state.transaction(() => {
+        const record = reports.get(reportKey(event.shipmentId, event.event));
+        if (record !== undefined) record.acknowledged = true;
+      });
+    if (reportEvent === undefined) {
+      acknowledge();
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         await reportEvent(event);
+        acknowledge();
         return;
       } catch (error) {
         if (signal.aborted) return;
@@ -86,37 +142,62 @@ export function createSimulatedCourier(
     }
   };
 
-  const timeline = async (shipmentId: string): Promise<void> => {
-    await sleep(options.dispatchDelayMs, undefined, { signal });
-    if (store.get(shipmentId)?.status !== "BOOKED") return; // cancelled, or moved on by hand
-    const dispatched = store.dispatch(shipmentId);
-    const { fulfillmentId } = dispatched;
-    const dispatchTime = dispatched.dispatchTime ?? new Date();
-    await report({ shipmentId, fulfillmentId, event: "DISPATCHED", occurredAt: dispatchTime });
-    // Delivery is due deliverDelayMs after pickup, however long the report took.
-    const due = dispatchTime.getTime() + options.deliverDelayMs - Date.now();
-    await sleep(Math.max(0, due), undefined, { signal });
-    if (store.get(shipmentId)?.status !== "DISPATCHED") return;
-    const delivered = store.deliver(shipmentId);
-    await report({
-      shipmentId,
-      fulfillmentId,
-      event: "DELIVERED",
-      occurredAt: delivered.deliveryTime ?? new Date(),
-    });
+  /** Reports a saved event again if it was not acknowledged. */
+  const reportAgain = async (shipmentId: string, event: ShipmentEventReport["event"]) => {
+    const saved = unacknowledged(shipmentId, event);
+    if (saved !== undefined) await report(saved);
   };
+
+  /**
+   * Takes a shipment from where it is to DELIVERED: picked up `dispatchInMs`
+   * from now when BOOKED, delivered `deliverDelayMs` after its pickup.
+   */
+  const timeline = async (shipmentId: string, dispatchInMs: number): Promise<void> => {
+    if (store.get(shipmentId)?.status === "BOOKED") {
+      await sleep(dispatchInMs, undefined, { signal });
+      const dispatched = advance(shipmentId, "DISPATCHED");
+      if (dispatched === undefined) return;
+      await report(dispatched);
+    } else {
+      await reportAgain(shipmentId, "DISPATCHED");
+    }
+    const shipment = store.get(shipmentId);
+    if (shipment?.status === "DISPATCHED") {
+      // Delivery is due deliverDelayMs after pickup, however long the report took.
+      const due = (shipment.dispatchTime ?? new Date()).getTime() + options.deliverDelayMs;
+      await sleep(Math.max(0, due - Date.now()), undefined, { signal });
+      const delivered = advance(shipmentId, "DELIVERED");
+      if (delivered === undefined) return;
+      await report(delivered);
+    } else if (shipment?.status === "DELIVERED") {
+      await reportAgain(shipmentId, "DELIVERED");
+    }
+  };
+
+  const start = (shipmentId: string, dispatchInMs: number): void => {
+    if (signal.aborted) return;
+    const run: Promise<void> = timeline(shipmentId, dispatchInMs)
+      .catch((error: unknown) => {
+        if (!signal.aborted) {
+          logger?.error({ err: error, shipmentId }, "simulated courier failed");
+        }
+      })
+      .finally(() => running.delete(run));
+    running.add(run);
+  };
+
+  // Resume what a courier over this state before (a killed process) left on its way.
+  for (const s of store.list()) {
+    const onItsWay = s.status === "BOOKED" || s.status === "DISPATCHED";
+    if (onItsWay || unacknowledged(s.shipmentId, "DELIVERED") !== undefined) {
+      const due = s.bookTime.getTime() + options.dispatchDelayMs;
+      start(s.shipmentId, Math.max(0, due - Date.now()));
+    }
+  }
 
   return {
     schedule(shipmentId) {
-      if (signal.aborted) return;
-      const run: Promise<void> = timeline(shipmentId)
-        .catch((error: unknown) => {
-          if (!signal.aborted) {
-            logger?.error({ err: error, shipmentId }, "simulated courier failed");
-          }
-        })
-        .finally(() => running.delete(run));
-      running.add(run);
+      start(shipmentId, options.dispatchDelayMs);
     },
     async stop() {
       controller.abort();
