@@ -19,9 +19,13 @@ export function createReadModelActivities(
       order: Order;
       entries: TimelineEntry[];
       notifications?: OutboxMessage[];
+      /** See OrderSnapshot.writeRank; absent in writes of histories before it. */
+      writeRank?: number;
     }): Promise<void> {
       const notifications = input.notifications ?? [];
-      await store.saveOrder(input.order, input.entries, notifications);
+      await store.saveOrder(input.order, input.entries, notifications, {
+        writeRank: input.writeRank ?? 0,
+      });
       if (notifications.length > 0) onOutboxWritten?.();
       onSaved?.();
     },

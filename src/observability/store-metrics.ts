@@ -27,11 +27,11 @@ const TERMINAL_COUNTERS: Partial<Record<OrderStatus, { inc(): void }>> = {
  * transition once, in whichever process wrote it, and outside workflow code.
  */
 export function withStoreMetrics(store: OrderStore): OrderStore {
-  const saveOrder: OrderStore["saveOrder"] = async (order, entries, outbox) => {
+  const saveOrder: OrderStore["saveOrder"] = async (order, entries, outbox, options) => {
     const started = performance.now();
     let outcome = "error";
     try {
-      const result = await store.saveOrder(order, entries, outbox);
+      const result = await store.saveOrder(order, entries, outbox, options);
       outcome = result.applied ? "applied" : "unchanged";
       if (result.applied) countOutcome(order, entries);
       return result;

@@ -20,6 +20,7 @@ import {
   type ListOrdersQuery,
   type OrderStore,
   type OutboxMessage,
+  type SaveOrderOptions,
   type SaveOrderResult,
   type ShipmentOwner,
 } from "./store.js";
@@ -145,7 +146,12 @@ export function createKyselyOrderStore(
       order: Order,
       entries: readonly TimelineEntry[],
       outbox: readonly OutboxMessage[] = [],
+      options: SaveOrderOptions = {},
     ): Promise<SaveOrderResult> {
+      const rank = options.writeRank ?? 0;
+      if (!Number.isSafeInteger(rank) || rank < 0) {
+        throw new RangeError(`writeRank must be a non-negative safe integer, got ${rank}`);
+      }
       checkOrder(order);
       for (const entry of entries) checkEntry(order, entry);
       for (const message of outbox) checkOutboxMessage(order, message);
@@ -158,11 +164,14 @@ export function createKyselyOrderStore(
         version: order.version,
         snapshot: JSON.stringify(order),
         active_holds: activeHoldsColumn(order),
+        write_rank: rank,
         ...slaColumns(order),
       };
       // Ascending sequence order makes concurrent writers of one order take
       // the same row locks in the same order on PostgreSQL (no deadlocks).
-      const timeline = [...entries]
+      // One row per sequence (the first given): PostgreSQL's upsert may not
+      // touch a row twice in one statement.
+      const timeline = [...new Map([...entries].reverse().map((e) => [e.sequence, e])).values()]
         .sort((a, b) => a.sequence - b.sequence)
         .map((entry) => ({
           order_id: entry.orderId,
@@ -173,6 +182,7 @@ export function createKyselyOrderStore(
           to_status: entry.toStatus,
           reason: entry.reason,
           version: entry.version,
+          write_rank: rank,
         }));
 
       // One statement decides and writes atomically: on PostgreSQL the
@@ -195,32 +205,70 @@ export function createKyselyOrderStore(
               active_holds: eb.ref("excluded.active_holds"),
               sla_at_risk_time: eb.ref("excluded.sla_at_risk_time"),
               sla_breached: eb.ref("excluded.sla_breached"),
+              write_rank: eb.ref("excluded.write_rank"),
             }))
-            .whereRef("orders.version", "<", "excluded.version"),
+            // A newer version, or the same one from a later attempt of the
+            // workflow task that wrote it (SaveOrderOptions.writeRank).
+            .where((eb) =>
+              eb.or([
+                eb("orders.version", "<", eb.ref("excluded.version")),
+                eb.and([
+                  eb("orders.version", "=", eb.ref("excluded.version")),
+                  eb("orders.write_rank", "<", eb.ref("excluded.write_rank")),
+                ]),
+              ]),
+            ),
         )
         .returning("order_id")
         .compile();
 
       // Entries go in even when the snapshot was stale: a late write can
-      // still carry entries that nobody else delivered.
+      // still carry entries that nobody else delivered. An entry already
+      // there stays, unless this write outranks the one that stored it.
       const inserts: CompiledQuery[] = [];
       for (const batch of inBatches(timeline)) {
         inserts.push(
           db
             .insertInto("order_timeline")
             .values(batch)
-            .onConflict((oc) => oc.columns(["order_id", "sequence"]).doNothing())
+            .onConflict((oc) =>
+              oc
+                .columns(["order_id", "sequence"])
+                .doUpdateSet((eb) => ({
+                  time: eb.ref("excluded.time"),
+                  actor: eb.ref("excluded.actor"),
+                  from_status: eb.ref("excluded.from_status"),
+                  to_status: eb.ref("excluded.to_status"),
+                  reason: eb.ref("excluded.reason"),
+                  version: eb.ref("excluded.version"),
+                  write_rank: eb.ref("excluded.write_rank"),
+                }))
+                .whereRef("order_timeline.write_rank", "<", "excluded.write_rank"),
+            )
             .compile(),
         );
       }
 
-      // The version history is append-only: the first snapshot saved for a
-      // version stays, stale or not. After the upsert, so that the order row
-      // its foreign key needs exists.
+      // The version history keeps one snapshot per version: the first saved,
+      // unless a later attempt of the workflow task outranks it. After the
+      // upsert, so that the order row its foreign key needs exists.
       const version = db
         .insertInto("order_versions")
-        .values({ order_id: order.orderId, version: order.version, snapshot: row.snapshot })
-        .onConflict((oc) => oc.columns(["order_id", "version"]).doNothing())
+        .values({
+          order_id: order.orderId,
+          version: order.version,
+          snapshot: row.snapshot,
+          write_rank: rank,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(["order_id", "version"])
+            .doUpdateSet((eb) => ({
+              snapshot: eb.ref("excluded.snapshot"),
+              write_rank: eb.ref("excluded.write_rank"),
+            }))
+            .whereRef("order_versions.write_rank", "<", "excluded.write_rank"),
+        )
         .compile();
 
       // Shipment owners, deduplicated and in ascending id order (same lock
@@ -294,7 +342,7 @@ export function createKyselyOrderStore(
       const firstEvent = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId})`;
       const appendEvent = sql`
         insert into order_events
-          (position, order_id, sequence, version, type, time, previous_status, reasons, snapshot)
+          (position, order_id, sequence, version, type, time, previous_status, reasons, snapshot, write_rank)
         select ${positionNow ? sql`s.last_position` : sql`null`}, o.order_id,
                coalesce((select max(e.sequence) from order_events e where e.order_id = o.order_id), 0) + 1,
                o.version,
@@ -302,10 +350,24 @@ export function createKyselyOrderStore(
                o.update_time,
                case when ${firstEvent} then null else cast(${summary.previousStatus} as text) end,
                cast(${JSON.stringify(summary.reasons)} as text),
-               o.snapshot
+               o.snapshot, o.write_rank
         from order_event_sequence s
         join orders o on o.order_id = ${order.orderId} and o.version = ${order.version}
         where s.id = 1 and ${noEventYet}`.compile(db);
+      // A write that outranks the one whose version an event carries (a
+      // later attempt of the workflow task that wrote it) corrects that
+      // event in place: a consumer reading the log from then on gets the
+      // version the order went on with. (One that already received the event
+      // keeps what it got; see docs/design.md.)
+      const correctEvent = sql`
+        update order_events
+        set snapshot = o.snapshot, time = o.update_time, write_rank = o.write_rank,
+            reasons = cast(${JSON.stringify(summary.reasons)} as text)
+        from orders o
+        where o.order_id = ${order.orderId} and o.version = ${order.version}
+          and o.write_rank = ${rank}
+          and order_events.order_id = o.order_id and order_events.version = o.version
+          and order_events.write_rank < o.write_rank`.compile(db);
 
       const [upserted] = await runWriteTransaction([
         upsert,
@@ -313,6 +375,7 @@ export function createKyselyOrderStore(
         ...inserts,
         ...(positionNow ? [takePosition] : []),
         appendEvent,
+        correctEvent,
       ]);
       return { applied: (upserted?.rows.length ?? 0) > 0 };
     },

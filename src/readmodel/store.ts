@@ -20,6 +20,18 @@ export interface ShipmentOwner {
   fulfillmentId: string;
 }
 
+/** Options of {@link OrderStore.saveOrder}. */
+export interface SaveOrderOptions {
+  /**
+   * Orders writes of the same version: a write replaces the stored one of its
+   * version (snapshot, timeline entries, version history) only with a higher
+   * rank, and then adds an event with the corrected snapshot. The workflow
+   * passes its history length (a later attempt of a workflow task sees a
+   * longer history); the API's own write of version 1 has rank 0. Default 0.
+   */
+  writeRank?: number;
+}
+
 /** The outcome of {@link OrderStore.saveOrder}. */
 export interface SaveOrderResult {
   /**
@@ -176,6 +188,7 @@ export interface OrderStore {
     order: Order,
     entries: readonly TimelineEntry[],
     outbox?: readonly OutboxMessage[],
+    options?: SaveOrderOptions,
   ): Promise<SaveOrderResult>;
 
   /** The latest stored snapshot, or null for an unknown order. */

@@ -37,6 +37,8 @@ export interface OrdersTable {
   sla_at_risk_time: ColumnType<string | null, string | null | undefined, string | null>;
   /** 1 once any SLA stage was breached, else 0. Added by migration 0006. */
   sla_breached: ColumnType<number, number | undefined, number>;
+  /** The rank of the write that stored it (migration 0008; see SaveOrderOptions.writeRank). */
+  write_rank: ColumnType<number | string, number | undefined, number>;
 }
 
 /** One row per timeline entry; (order_id, sequence) is the primary key. */
@@ -50,6 +52,8 @@ export interface OrderTimelineTable {
   to_status: string;
   reason: string;
   version: BigintColumn;
+  /** The rank of the write that stored it (migration 0008; see SaveOrderOptions.writeRank). */
+  write_rank: ColumnType<number | string, number | undefined, number>;
 }
 
 /**
@@ -60,7 +64,9 @@ export interface OrderVersionsTable {
   order_id: string;
   version: ColumnType<number | string, number, never>;
   /** The `Order` of that version as JSON, stored like {@link OrdersTable.snapshot}. */
-  snapshot: ColumnType<unknown, string, never>;
+  snapshot: ColumnType<unknown, string, string>;
+  /** The rank of the write that stored it (migration 0008; see SaveOrderOptions.writeRank). */
+  write_rank: ColumnType<number | string, number | undefined, number>;
 }
 
 /**
@@ -125,6 +131,8 @@ export interface OrderEventsTable {
   reasons: ColumnType<string, string, never>;
   /** The `Order` of that version, stored like {@link OrdersTable.snapshot}. */
   snapshot: ColumnType<unknown, string, never>;
+  /** The rank of the write whose version it carries (migration 0008). */
+  write_rank: ColumnType<number | string, number | undefined, never>;
 }
 
 /** One row (id 1): the last event position handed out. Added by migration 0005. */

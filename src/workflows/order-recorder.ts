@@ -1,4 +1,4 @@
-import { condition } from "@temporalio/workflow";
+import { condition, workflowInfo } from "@temporalio/workflow";
 import { acceptedEntry, acceptedNotification } from "../domain/new-order.js";
 import {
   type NotificationKind,
@@ -12,6 +12,16 @@ export interface OrderSnapshot {
   order: Order;
   entries: TimelineEntry[];
   notifications: OrderNotification[];
+  /**
+   * The workflow's history length when this write was made. A workflow task
+   * that runs the write (a local activity) and then never completes (its
+   * worker was killed, it timed out) is run again from its start, possibly
+   * with more events, and may write the same version number with other
+   * content; its attempt always sees a longer history. The store keeps, per
+   * version, the write of the highest rank, so the version the order's
+   * history actually went on with wins over an abandoned attempt's.
+   */
+  writeRank?: number;
 }
 
 /**
@@ -82,7 +92,12 @@ export function createOrderRecorder(
   void (async () => {
     for (;;) {
       await condition(() => dirty);
-      const snapshot: OrderSnapshot = { order, entries, notifications };
+      const snapshot: OrderSnapshot = {
+        order,
+        entries,
+        notifications,
+        writeRank: workflowInfo().historyLength,
+      };
       entries = [];
       notifications = [];
       dirty = false;

@@ -323,6 +323,44 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
     expect(await store.getOrderVersion(v3.orderId)).toBe(4);
   });
 
+  it("lets a later attempt of a workflow task replace the version an abandoned one wrote", async () => {
+    const store = await freshStore();
+    const orderId = "order-rank";
+    const v1 = makeOrder({ orderId, status: "PENDING", version: 1 });
+    await store.saveOrder(v1, [makeEntry(orderId, 1)]);
+    // The attempt whose worker died: version 2 with one courier event applied.
+    const abandoned = { ...v1, status: "PROCESSING" as const, version: 2, statusReason: "one" };
+    const abandonedEntry = makeEntry(orderId, 2, { reason: "abandoned" });
+    expect(await store.saveOrder(abandoned, [abandonedEntry], [], { writeRank: 10 })).toEqual({
+      applied: true,
+    });
+    // The attempt that completed, with more events by then: version 2 again.
+    const kept = { ...v1, status: "COMPLETED" as const, version: 2, statusReason: "both" };
+    const keptEntry = makeEntry(orderId, 2, { toStatus: "COMPLETED", reason: "kept" });
+    expect(await store.saveOrder(kept, [keptEntry], [], { writeRank: 14 })).toEqual({
+      applied: true,
+    });
+    // The abandoned attempt's write arriving late, or retried, changes nothing.
+    expect(await store.saveOrder(abandoned, [abandonedEntry], [], { writeRank: 10 })).toEqual({
+      applied: false,
+    });
+    expect(await store.saveOrder(kept, [keptEntry], [], { writeRank: 14 })).toEqual({
+      applied: false,
+    });
+
+    expect(await store.getOrder(orderId)).toEqual(kept);
+    expect((await store.getHistory(orderId)).map((e) => e.reason)).toEqual(["step 1", "kept"]);
+    expect((await store.getOrderVersionsAfter(orderId, 0, 10)).map((o) => o.statusReason)).toEqual([
+      v1.statusReason,
+      "both",
+    ]);
+    const events = await store.listOrderEvents({ afterPosition: 0, limit: 10, orderId });
+    expect(events.map((e) => [e.sequence, e.order.version, e.order.status])).toEqual([
+      [1, 1, "PENDING"],
+      [2, 2, "COMPLETED"],
+    ]);
+  });
+
   it("inserts timeline entries idempotently, in any arrival order", async () => {
     const store = await freshStore();
     const orderId = "order-timeline";

@@ -14,6 +14,7 @@ import { createOrderHoldsMigration } from "./0004-order-holds.js";
 import { createOrderEventsMigration } from "./0005-order-events.js";
 import { createOrderSlaMigration } from "./0006-order-sla.js";
 import { createEventPositionsAfterCommitMigration } from "./0007-event-positions-after-commit.js";
+import { createWriteRankMigration } from "./0008-write-rank.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
 export const MIGRATION_TABLE = "oms_readmodel_migration";
@@ -33,6 +34,7 @@ export function createReadModelMigrations(dialect: ReadModelDialect): Record<str
     "0005_order_events": createOrderEventsMigration(dialect),
     "0006_order_sla": createOrderSlaMigration(dialect),
     "0007_event_positions_after_commit": createEventPositionsAfterCommitMigration(dialect),
+    "0008_write_rank": createWriteRankMigration(dialect),
   };
 }
 
