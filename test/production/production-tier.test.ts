@@ -402,19 +402,30 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
           `${request.orderId} never asked for a decision: ${waiting ? OrderStatus[waiting.status] : "not found"}; workflow: ${await describeWorkflow(request.orderId)}`,
         );
       }
-      try {
-        await call(
-          `resolve ${request.orderId}`,
-          (api) =>
-            (clients[api] as Client).resolveUnavailableItems({
-              orderId: request.orderId,
-              resolution: Resolution.PROCEED_WITHOUT_UNAVAILABLE,
-            }),
-          request.orderId,
-        );
-      } catch (error) {
-        // A retry of a resolution whose first attempt went through.
-        if (ConnectError.from(error).code !== Code.FailedPrecondition) throw error;
+      // A careful caller: FAILED_PRECONDITION after a retry means its first
+      // attempt went through, which the order then shows; before that, the
+      // read model can show the question a moment before the order's history
+      // has it, and the caller asks again.
+      const resolveBy = Date.now() + 120_000;
+      for (;;) {
+        try {
+          await call(
+            `resolve ${request.orderId}`,
+            (api) =>
+              (clients[api] as Client).resolveUnavailableItems({
+                orderId: request.orderId,
+                resolution: Resolution.PROCEED_WITHOUT_UNAVAILABLE,
+              }),
+            request.orderId,
+          );
+          break;
+        } catch (error) {
+          if (ConnectError.from(error).code !== Code.FailedPrecondition) throw error;
+          const now = await getOrder(request.orderId);
+          if (now?.status !== OrderStatus.CUSTOMER_ACTION_REQUIRED) break;
+          if (Date.now() > resolveBy) throw error;
+          await sleep(500);
+        }
       }
     }
     return { cancelRefused: false };
