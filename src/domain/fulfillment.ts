@@ -1,5 +1,5 @@
 /**
- * A fulfillment's transitions (spec section 5), as pure functions from one
+ * A fulfillment's transitions (docs/spec.md section 5), as pure functions from one
  * state to the next. The order workflow applies them; nothing else changes a
  * fulfillment, so every state a reader sees was made by one of these.
  */

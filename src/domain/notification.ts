@@ -1,5 +1,5 @@
 /**
- * Customer notifications (spec section 5, step 5). The order workflow does
+ * Customer notifications (docs/spec.md section 5.5). The order workflow does
  * not send them: it records each one as an outbox message in the same
  * read-model transaction as the version it announces, and the worker's
  * outbox dispatcher delivers it (bounded retries, idempotency key).

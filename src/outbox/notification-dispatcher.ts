@@ -8,7 +8,7 @@
  * sent. Delivery is at least once: a crash between sending and deleting, or a
  * lost response, sends again after the lease or the retry; the message id is
  * the Send idempotency key, so the service records it once. Notifications are
- * best effort (spec 5.5): a failed send is retried with backoff up to
+ * best effort (docs/spec.md section 5.5): a failed send is retried with backoff up to
  * `maxAttempts`, then logged and kept as a dead letter; a permanent error
  * (INVALID_ARGUMENT, NOT_FOUND, …) gives up at once. ALREADY_EXISTS (the key was
  * used for other content) means the customer has a notification under this

@@ -1,6 +1,6 @@
 /**
  * The read model: the queryable copy of every order that the workflows write
- * (section 6 of the spec) and the API reads. Two back-ends implement
+ * (docs/spec.md section 6) and the API reads. Two back-ends implement
  * {@link OrderStore}: SQLite for the embedded default and PostgreSQL for
  * scaled-out deployments; both pass the same contract test suite.
  */

@@ -19,7 +19,7 @@ import { createOrderRun, type OrderRun, requestCancellation } from "./order-run.
 import { startSlaClocks } from "./sla.js";
 
 /**
- * The life of one order (spec section 5), in one workflow: accept → reserve
+ * The life of one order (docs/spec.md section 5), in one workflow: accept → reserve
  * → [the customer decides on unavailable items] → every warehouse's
  * fulfillment as a concurrent step → done. This workflow is the only writer
  * of the order's read model: every transition becomes a version (see

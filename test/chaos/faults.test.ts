@@ -1,5 +1,5 @@
 /**
- * Downstream faults on the real reference services (spec section 8,
+ * Downstream faults on the real reference services (docs/spec.md section 8,
  * reliability): an inventory outage delays an order but never fails it, and
  * payment responses lost after the work was done never charge twice. Retries
  * are observed through the workflows' pending activities, never slept for.

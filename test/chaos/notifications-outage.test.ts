@@ -1,5 +1,5 @@
 /**
- * Notifications are best effort (spec section 5.5) and cost the order's
+ * Notifications are best effort (docs/spec.md section 5.5) and cost the order's
  * workflow nothing: they wait in the read model's outbox, written with the
  * version they announce. With the notification service down, the order still
  * completes and its workflow closes at once; once the service is back, every

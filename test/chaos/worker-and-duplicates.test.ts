@@ -1,5 +1,5 @@
 /**
- * Reliability (spec section 8) against the process around the workflows: a
+ * Reliability (docs/spec.md section 8) against the process around the workflows: a
  * worker that goes away mid-order, and a burst of identical submissions. No
  * order is lost, none is started twice, nothing is charged twice.
  */

@@ -1,6 +1,6 @@
 /**
  * Malformed and random requests get a clear status, never INTERNAL or
- * UNKNOWN, and never take the server down (spec section 8). Raw HTTP/2
+ * UNKNOWN, and never take the server down (docs/spec.md section 8). Raw HTTP/2
  * requests (Connect with binary and JSON bodies, and gRPC frames) carry
  * seeded random bytes and random JSON to every method of the API.
  */

@@ -1,5 +1,5 @@
 /**
- * ListOrders (spec section 4) through the real API, worker, Temporal dev
+ * ListOrders (docs/spec.md section 4) through the real API, worker, Temporal dev
  * server, reference services and the default SQLite read model: filters,
  * newest-first order, AIP-158 paging (default and maximum page size, opaque
  * tokens bound to their filters, an empty token on the last page) and

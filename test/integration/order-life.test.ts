@@ -1,5 +1,5 @@
 /**
- * Every path of an order's life (spec section 5) through the real API,
+ * Every path of an order's life (docs/spec.md section 5) through the real API,
  * worker, Temporal dev server, reference services and read model. The tests
  * play the courier themselves through ShipmentService.ReportShipmentEvent.
  */

@@ -1,6 +1,6 @@
 /**
- * The whole system on the PostgreSQL read model (spec section 6:
- * `OMS_DATABASE_URL`), including the scaled-out shape the spec promises
+ * The whole system on the PostgreSQL read model (docs/spec.md section 6:
+ * `OMS_DATABASE_URL`), including the scaled-out shape docs/spec.md promises
  * (section 2): two stateless API servers sharing one database and one
  * Temporal task queue. A WatchOrder stream on one replica follows an order
  * driven through the other, and reads keep answering with no worker running.

@@ -58,6 +58,8 @@ export interface TestSystemOptions {
   refs?: Parameters<typeof startReferenceServices>[0];
   /** Where the API, worker and reference services log (default: pino to stdout at OMS_LOG_LEVEL). */
   logger?: Logger;
+  /** Where the API and worker reach Temporal (default: the run's dev server, which the test's own client keeps using). */
+  temporalAddress?: string;
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -82,8 +84,9 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const logger = options.logger ?? pino({ level: config.logLevel });
   const refs = await startReferenceServices({ simulatedCourier: false, logger, ...options.refs });
   const urls = downstreamUrls(config, refs.url);
-  let worker: RunningWorker | undefined = await startWorker(config, address, urls, logger);
-  const api = await startApi(config, address, logger);
+  const omsAddress = options.temporalAddress ?? address;
+  let worker: RunningWorker | undefined = await startWorker(config, omsAddress, urls, logger);
+  const api = await startApi(config, omsAddress, logger);
   const connection = await Connection.connect({ address });
   const url = api.server.url;
   const grpcTransport = createGrpcTransport({ baseUrl: url });
@@ -102,7 +105,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
       worker = undefined;
     },
     async startWorker() {
-      worker ??= await startWorker(config, address, urls, logger);
+      worker ??= await startWorker(config, omsAddress, urls, logger);
     },
     async stop() {
       await api.stop();

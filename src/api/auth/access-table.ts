@@ -1,7 +1,7 @@
 import { type DescService, getOption, hasOption } from "@bufbuild/protobuf";
 import { required_role } from "../../../gen/oms/v1/access_pb.js";
 
-/** The roles of spec section 7. `admin` may call every RPC. */
+/** The roles of docs/spec.md section 7. `admin` may call every RPC. */
 export const ROLES = ["orders.write", "orders.read", "shipments.report", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
