@@ -1,9 +1,5 @@
-import { setMaxListeners } from "node:events";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { type Logger, pino } from "pino";
 import { FaultService } from "../../gen/faults/v1/fault_service_pb.js";
@@ -14,6 +10,7 @@ import { ShippingService } from "../../gen/shipping/v1/shipping_service_pb.js";
 import { createAuthenticationInterceptor } from "../api/auth/auth-interceptor.js";
 import type { Authenticator } from "../api/auth/authenticator.js";
 import { peerCertificateValues } from "../api/auth/peer-certificate.js";
+import { startConnectServer } from "../net/connect-server.js";
 import {
   createFaultRegistry,
   type FaultConfig,
@@ -56,6 +53,9 @@ export const DEFAULT_SIMULATED_COURIER: Readonly<SimulatedCourierOptions> = Obje
  * (every test file starts some) fast.
  */
 let sharedValidator: Validator | undefined;
+
+/** How long calls in flight may go on after stop() before they are aborted. */
+const STOP_GRACE_MS = 1_000;
 
 /** Largest request or response message the reference services accept or send. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -217,76 +217,39 @@ export async function startReferenceServices(
 ): Promise<ReferenceServices> {
   const host = options.host ?? "127.0.0.1";
   const state = createReferenceServiceState(options);
-  const shutdown = new AbortController();
-  // Connect adds one abort listener per call in flight: many calls are normal, not a leak.
-  setMaxListeners(0, shutdown.signal);
+  const logger = options.logger ?? pino({ name: "reference-services" });
   const authentication =
-    options.authenticate &&
-    createAuthenticationInterceptor(
-      options.authenticate,
-      options.logger ?? pino({ name: "reference-services" }),
-    );
-  const handler = connectNodeAdapter({
-    routes: (router) => registerReferenceServices(router, state, authentication),
-    readMaxBytes: MAX_MESSAGE_BYTES,
-    writeMaxBytes: MAX_MESSAGE_BYTES,
-    shutdownSignal: shutdown.signal,
-    // The client certificate of the call's TLS connection, for authentication.
-    contextValues: peerCertificateValues,
-  });
-  const { tls } = options;
-  const server = tls
-    ? http2.createSecureServer(
-        {
-          cert: tls.cert,
-          key: tls.key,
-          // Asked for, not enforced in the handshake: a call without a trusted
-          // certificate gets UNAUTHENTICATED with the reason.
-          ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
-        },
-        handler,
-      )
-    : http2.createServer(handler);
-  // server.close() alone leaves open sessions accepting streams: track them to close them.
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
+    options.authenticate && createAuthenticationInterceptor(options.authenticate, logger);
+  // The same server as the API's: h2c and HTTP/1.1 on one port (or TLS by ALPN).
+  const server = await startConnectServer({
+    host,
+    port: options.port ?? 0,
+    logger,
+    ...(options.tls ? { tls: options.tls } : {}),
+    adapter: {
+      routes: (router) => registerReferenceServices(router, state, authentication),
+      readMaxBytes: MAX_MESSAGE_BYTES,
+      writeMaxBytes: MAX_MESSAGE_BYTES,
+      // The client certificate of the call's TLS connection, for authentication.
+      contextValues: peerCertificateValues,
+    },
   }).catch(async (err: unknown) => {
+    // The port could not be had: the courier and the state file are let go.
     await state.courier?.stop();
     state.state.close();
     throw err;
   });
-  const { port } = server.address() as AddressInfo;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await state.courier?.stop();
-      shutdown.abort();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) {
-        session.close();
-      }
-      // Give in-flight calls a moment to end after the abort, then cut what is left.
-      const forced = setTimeout(() => {
-        for (const session of sessions) session.destroy();
-      }, 1_000);
-      await closed;
-      clearTimeout(forced);
+      // Calls in flight get a moment to end; then they are aborted and every socket destroyed.
+      await server.close(STOP_GRACE_MS);
       state.state.close();
     })();
     return stopping;
   };
 
-  return { ...state, url: `${tls ? "https" : "http"}://${urlHost}:${port}`, port, host, stop };
+  return { ...state, url: server.url, port: server.port, host, stop };
 }

@@ -18,7 +18,6 @@ import {
   ShipmentNotFoundError,
   VersionMismatchError,
 } from "../domain/errors.js";
-import { submissionFingerprint } from "../domain/fingerprint.js";
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
@@ -43,6 +42,7 @@ import {
   updateShippingAddressUpdate,
   WorkflowFailureType,
 } from "../workflows/messages.js";
+import { submissionFingerprint } from "./fingerprint.js";
 
 /** What the API asks of Temporal. Every method throws only DomainErrors. */
 export interface OrderCommands {

@@ -1,6 +1,5 @@
 import { type Client, WithStartWorkflowOperation } from "@temporalio/client";
 import { OrderNotFoundError, OrderStateError, ReturnNotFoundError } from "../domain/errors.js";
-import { submissionFingerprint } from "../domain/fingerprint.js";
 import { orderWorkflowId } from "../domain/ids.js";
 import type { Order } from "../domain/order.js";
 import { type ReturnItem, type ReturnPolicy, returnsOf } from "../domain/returns.js";
@@ -13,6 +12,7 @@ import {
   ReturnFailureType,
   requestReturnUpdate,
 } from "../workflows/returns-messages.js";
+import { submissionFingerprint } from "./fingerprint.js";
 import { guard, isRejection, rethrowRejection } from "./order-commands.js";
 
 /** What the API asks of Temporal about returns. Every method throws only DomainErrors. */

@@ -15,10 +15,14 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
 import {
+  bookedShipments,
   courier,
-  finished,
+  finishedOrder as finished,
+  recordHistories,
+  waitForOrder,
+} from "../support/watch.js";
+import {
   lastFailureOf,
   ledgerByFulfillment,
   type PendingActivity,

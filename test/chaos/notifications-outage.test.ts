@@ -13,8 +13,7 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, waitForOrder } from "../support/watch.js";
-import { courier } from "./observe.js";
+import { bookedShipments, courier, waitForOrder } from "../support/watch.js";
 
 describe("notification service down", () => {
   let sys: TestSystem;

@@ -6,9 +6,6 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type WorkflowHandle, WorkflowNotFoundError } from "@temporalio/client";
-import type { Order } from "../../gen/oms/v1/order_pb.js";
-import type { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
-import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { TestSystem } from "../support/system.js";
 
 type Description = Awaited<ReturnType<WorkflowHandle["describe"]>>;
@@ -62,35 +59,6 @@ export async function waitForActivityAttempt(
 /** The message of the failure that made a pending activity retry. */
 export const lastFailureOf = (activity: PendingActivity): string =>
   activity.lastFailure?.message ?? "";
-
-/** Plays the courier: reports `event` for every shipment, one after the other. */
-export async function courier(
-  sys: TestSystem,
-  shipments: readonly string[],
-  event: ShipmentEvent.DISPATCHED | ShipmentEvent.DELIVERED,
-): Promise<void> {
-  for (const shipmentId of shipments) {
-    await sys.shipments.reportShipmentEvent({ shipmentId, event });
-  }
-}
-
-/** The same, as a courier that echoes the booking's reference (fulfillment id) does. */
-export async function courierWithReference(
-  sys: TestSystem,
-  order: Order,
-  event: ShipmentEvent.DISPATCHED | ShipmentEvent.DELIVERED,
-): Promise<void> {
-  for (const f of order.fulfillments) {
-    const shipmentId = f.shipment?.shipmentId ?? "";
-    await sys.shipments.reportShipmentEvent({ shipmentId, fulfillmentId: f.fulfillmentId, event });
-  }
-}
-
-/** Waits for the order workflow to close, then returns the order as the read model has it. */
-export async function finished(sys: TestSystem, orderId: string): Promise<Order> {
-  await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
-  return (await sys.grpc.getOrder({ orderId })).order as Order;
-}
 
 /** Ledger operations of one order, grouped per fulfillment, each group sorted. */
 export function ledgerByFulfillment(sys: TestSystem, orderId: string): Record<string, string[]> {

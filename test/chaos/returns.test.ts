@@ -14,8 +14,8 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { recordHistories, waitForOrder } from "../support/watch.js";
-import { courierWithReference, lastFailureOf, waitForActivityAttempt } from "./observe.js";
+import { courierWithReference, recordHistories, waitForOrder } from "../support/watch.js";
+import { lastFailureOf, waitForActivityAttempt } from "./observe.js";
 
 const returnOf = (order: Order, id: string) =>
   order.returns.find((r) => r.returnId === id) as OrderReturn;

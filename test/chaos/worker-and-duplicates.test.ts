@@ -14,8 +14,13 @@ import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, waitForOrder } from "../support/watch.js";
-import { courier, finished, ledgerByFulfillment } from "./observe.js";
+import {
+  bookedShipments,
+  courier,
+  finishedOrder as finished,
+  waitForOrder,
+} from "../support/watch.js";
+import { ledgerByFulfillment } from "./observe.js";
 
 const perFulfillment = (orderId: string, ops: string[]) => ({
   [fulfillmentId(orderId, 1)]: ops,

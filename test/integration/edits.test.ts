@@ -14,7 +14,13 @@ import { ledgerByFulfillment } from "../chaos/observe.js";
 import { failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, finishedOrder, recordHistories, waitForOrder } from "../support/watch.js";
+import {
+  bookedShipments,
+  courier,
+  finishedOrder,
+  recordHistories,
+  waitForOrder,
+} from "../support/watch.js";
 
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
 
@@ -78,11 +84,8 @@ describe("UpdateShippingAddress, end to end", () => {
     ]);
     expect(late.rawMessage).toMatch(/booked with the courier/);
 
-    for (const event of [ShipmentEvent.DISPATCHED, ShipmentEvent.DELIVERED]) {
-      for (const shipmentId of shipments) {
-        await sys.shipments.reportShipmentEvent({ shipmentId, event });
-      }
-    }
+    await courier(sys, shipments, ShipmentEvent.DISPATCHED);
+    await courier(sys, shipments, ShipmentEvent.DELIVERED);
     const done = await finishedOrder(sys, req.orderId);
     expect(done.status).toBe(OrderStatus.COMPLETED);
     const history = (await sys.grpc.getOrderHistory({ orderId: req.orderId })).events;

@@ -16,6 +16,7 @@ import type { ListOrdersRequestSchema } from "../../gen/oms/v1/order_service_pb.
 import type { SlaState } from "../../gen/oms/v1/sla_pb.js";
 import { failure } from "../support/failure.js";
 import { orderRequest } from "../support/orders.js";
+import { walkPages } from "../support/pages.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { waitForOrder } from "../support/watch.js";
 
@@ -76,17 +77,11 @@ describe("ListOrders over the real API (SQLite read model unless OMS_TEST_DATABA
 
   /** Every page of a query, following next_page_token to the end. */
   async function listAll(req: ListQuery): Promise<{ pages: Order[][]; tokens: string[] }> {
-    const pages: Order[][] = [];
-    const tokens: string[] = [];
-    let pageToken = "";
-    for (let i = 0; i < 1_000; i++) {
-      const res = await list({ ...req, pageToken });
-      pages.push(res.orders);
-      tokens.push(res.nextPageToken);
-      if (res.nextPageToken === "") return { pages, tokens };
-      pageToken = res.nextPageToken;
-    }
-    throw new Error("paging did not end");
+    const responses = await walkPages((pageToken) => list({ ...req, pageToken }));
+    return {
+      pages: responses.map((res) => res.orders),
+      tokens: responses.map((res) => res.nextPageToken),
+    };
   }
 
   it("filters by customer_id and by statuses", async () => {

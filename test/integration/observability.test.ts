@@ -17,7 +17,7 @@ import { failure } from "../support/failure.js";
 import { expectOneCompletedOrder, metricValue } from "../support/metrics.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, waitForOrder } from "../support/watch.js";
+import { bookedShipments, courier, waitForOrder } from "../support/watch.js";
 
 /** The caller's W3C trace context: the whole order must join this trace. */
 const CALLER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -56,11 +56,8 @@ describe("observability", () => {
 
     await sys.grpc.submitOrder(order, { headers: { traceparent: TRACEPARENT } });
     const shipments = await bookedShipments(sys, order.orderId, 2);
-    for (const shipmentId of shipments) {
-      for (const event of [ShipmentEvent.DISPATCHED, ShipmentEvent.DELIVERED]) {
-        await sys.shipments.reportShipmentEvent({ shipmentId, event });
-      }
-    }
+    await courier(sys, shipments, ShipmentEvent.DISPATCHED);
+    await courier(sys, shipments, ShipmentEvent.DELIVERED);
     await waitForOrder(sys, order.orderId, (o) => o.status === OrderStatus.COMPLETED);
     await failure(sys.grpc.getOrder({ orderId: "no-such-order" }));
   }, 90_000);

@@ -21,7 +21,7 @@ import { shipmentEventUpdateId } from "../../src/temporal/order-commands.js";
 import { failure } from "../support/failure.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
+import { bookedShipments, finishedOrder, recordHistories, waitForOrder } from "../support/watch.js";
 
 describe("the order's life", () => {
   let sys: TestSystem;
@@ -37,10 +37,7 @@ describe("the order's life", () => {
 
   const report = (shipmentId: string, event: ShipmentEvent) =>
     sys.shipments.reportShipmentEvent({ shipmentId, event });
-  const finished = async (orderId: string) => {
-    await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
-    return (await sys.grpc.getOrder({ orderId })).order as Order;
-  };
+  const finished = (orderId: string) => finishedOrder(sys, orderId);
 
   it("completes a two-warehouse order: authorize, book, dispatch (capture), deliver", async () => {
     const req = twoWarehouses();

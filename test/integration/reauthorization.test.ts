@@ -11,10 +11,16 @@ import { OrderStatus, PaymentStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { loadConfig } from "../../src/config/config.js";
 import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
-import { courier, finished, lastFailureOf, waitForActivityAttempt } from "../chaos/observe.js";
+import { lastFailureOf, waitForActivityAttempt } from "../chaos/observe.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { bookedShipments, recordHistories, waitForOrder } from "../support/watch.js";
+import {
+  bookedShipments,
+  courier,
+  finishedOrder as finished,
+  recordHistories,
+  waitForOrder,
+} from "../support/watch.js";
 
 /** OMS_REFERENCE_AUTH_TTL=10s, read as `oms dev` reads it. */
 const TTL_MS = loadConfig({ OMS_REFERENCE_AUTH_TTL: "10s" }).referenceServices.authorizationTtlMs;

@@ -15,10 +15,14 @@ import { FulfillmentStatus, OrderStatus, PaymentStatus } from "../../gen/oms/v1/
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { fulfillmentId, orderWorkflowId } from "../../src/domain/ids.js";
 import { createSeededRandom } from "../../src/reference-services/faults/seeded-random.js";
-import { courier, finished } from "../chaos/observe.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { recordHistories, waitForOrder } from "../support/watch.js";
+import {
+  courier,
+  finishedOrder as finished,
+  recordHistories,
+  waitForOrder,
+} from "../support/watch.js";
 
 describe("re-sourcing a rejected fulfillment, end to end", () => {
   let sys: TestSystem;

@@ -15,12 +15,16 @@ import { type Order, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { SlaStage, SlaState } from "../../gen/oms/v1/sla_pb.js";
 import { type MetricsServer, startMetricsServer } from "../../src/observability/metrics-server.js";
-import { courierWithReference } from "../chaos/observe.js";
 import { metricValue } from "../support/metrics.js";
 import { readOrderEventsFromNats, streamOrderEventsUntil } from "../support/order-events.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
-import { finishedOrder, recordHistories, waitForOrder } from "../support/watch.js";
+import {
+  courierWithReference,
+  finishedOrder,
+  recordHistories,
+  waitForOrder,
+} from "../support/watch.js";
 
 /**
  * Authorized within 12 s and dispatched within 15 s of acceptance, at risk

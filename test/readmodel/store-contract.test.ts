@@ -29,6 +29,7 @@ import {
   type SlaFilter,
 } from "../../src/readmodel/store.js";
 import type { ReadModelDatabase } from "../../src/readmodel/tables.js";
+import { walkPages } from "../support/pages.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 
 const SECRET = "test-page-token-secret";
@@ -213,14 +214,8 @@ async function listAll(
   store: OrderStore,
   query: { customerId?: string; statuses?: OrderStatus[]; pageSize: number },
 ): Promise<Order[]> {
-  const all: Order[] = [];
-  let pageToken = "";
-  do {
-    const page = await store.listOrders({ ...query, pageToken });
-    all.push(...page.orders);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return all;
+  const pages = await walkPages((pageToken) => store.listOrders({ ...query, pageToken }));
+  return pages.flatMap((page) => page.orders);
 }
 
 const ids = (orders: readonly Order[]): string[] => orders.map((order) => order.orderId);

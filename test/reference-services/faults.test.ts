@@ -6,6 +6,7 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AuthorizationDecision } from "../../gen/payments/v1/payment_service_pb.js";
 import { errorReason } from "../../src/reference-services/errors.js";
 import { createSeededRandom } from "../../src/reference-services/faults/seeded-random.js";
+import { failure } from "../support/failure.js";
 import { type Harness, startHarness, uniqueId } from "./harness.js";
 
 let h: Harness | undefined;
@@ -13,18 +14,6 @@ afterEach(async () => {
   await h?.stop();
   h = undefined;
 });
-
-/** Runs `call` and returns the error it must fail with. */
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  const error = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
 
 function authorizeRequest(idempotencyKey = uniqueId("key"), orderId = uniqueId("order")) {
   return {

@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthorizationDecision,
@@ -6,7 +6,7 @@ import {
   DeclineReason,
   LedgerOperation,
 } from "../../gen/payments/v1/payment_service_pb.js";
-import { errorReason } from "../../src/reference-services/errors.js";
+import { failureReason } from "../support/failure.js";
 import { type Harness, startHarness, uniqueId } from "./harness.js";
 
 let h: Harness;
@@ -35,18 +35,6 @@ function authorize(
     currencyCode: "USD",
     fraudReviewApproved: overrides.fraudReviewApproved ?? false,
   });
-}
-
-/** The failure of a call that must fail, with its code and ErrorInfo reason. */
-async function failure(call: Promise<unknown>): Promise<{ code: Code; reason?: string }> {
-  const error = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return { code: (error as ConnectError).code, reason: errorReason(error) };
 }
 
 describe("Authorize", () => {
@@ -96,7 +84,7 @@ describe("Authorize", () => {
     const orderId = uniqueId("order");
     await authorize({ idempotencyKey, customerId, orderId, amountMinor: 100n });
     expect(
-      await failure(authorize({ idempotencyKey, customerId, orderId, amountMinor: 101n })),
+      await failureReason(authorize({ idempotencyKey, customerId, orderId, amountMinor: 101n })),
     ).toEqual({ code: Code.AlreadyExists, reason: "IDEMPOTENCY_KEY_REUSED" });
   });
 
@@ -110,7 +98,7 @@ describe("Authorize", () => {
     const { entries } = await h.payments.listLedger({ orderId });
     expect(entries.map((e) => e.operation)).toEqual([LedgerOperation.DECLINE]);
     expect(
-      await failure(
+      await failureReason(
         h.payments.capture({
           idempotencyKey: uniqueId("key"),
           authorizationId: res.authorizationId,
@@ -156,7 +144,7 @@ describe("Authorize", () => {
   });
 
   it("rejects invalid amounts and currencies with INVALID_ARGUMENT", async () => {
-    expect((await failure(authorize({ amountMinor: 0n }))).code).toBe(Code.InvalidArgument);
+    expect((await failureReason(authorize({ amountMinor: 0n }))).code).toBe(Code.InvalidArgument);
     const badCurrency = h.payments.authorize({
       idempotencyKey: uniqueId("key"),
       customerId: "c",
@@ -164,7 +152,7 @@ describe("Authorize", () => {
       amountMinor: 1n,
       currencyCode: "usd",
     });
-    expect((await failure(badCurrency)).code).toBe(Code.InvalidArgument);
+    expect((await failureReason(badCurrency)).code).toBe(Code.InvalidArgument);
   });
 });
 
@@ -172,7 +160,7 @@ describe("Capture, Void, Refund", () => {
   it("captures at most the authorized amount, once", async () => {
     const { authorizationId } = await authorize({ amountMinor: 1_000n });
     expect(
-      await failure(
+      await failureReason(
         h.payments.capture({
           idempotencyKey: uniqueId("key"),
           authorizationId,
@@ -197,7 +185,7 @@ describe("Capture, Void, Refund", () => {
     ).toEqual(captured);
     // A second capture under a new key is a second capture: refused.
     expect(
-      await failure(h.payments.capture({ idempotencyKey: uniqueId("key"), authorizationId })),
+      await failureReason(h.payments.capture({ idempotencyKey: uniqueId("key"), authorizationId })),
     ).toEqual({ code: Code.FailedPrecondition, reason: "ALREADY_CAPTURED" });
     const { entries } = await h.payments.listLedger({ authorizationId });
     expect(entries.map((e) => [e.operation, e.amountMinor])).toEqual([
@@ -220,10 +208,10 @@ describe("Capture, Void, Refund", () => {
     const again = await h.payments.void({ idempotencyKey: uniqueId("key"), authorizationId });
     expect(again.authorization?.status).toBe(AuthorizationStatus.VOIDED);
     expect(
-      await failure(h.payments.capture({ idempotencyKey: uniqueId("key"), authorizationId })),
+      await failureReason(h.payments.capture({ idempotencyKey: uniqueId("key"), authorizationId })),
     ).toEqual({ code: Code.FailedPrecondition, reason: "AUTHORIZATION_VOIDED" });
     expect(
-      await failure(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
+      await failureReason(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
     ).toEqual({ code: Code.FailedPrecondition, reason: "AUTHORIZATION_VOIDED" });
     const { entries } = await h.payments.listLedger({ authorizationId });
     expect(entries.map((e) => e.operation)).toEqual([
@@ -237,7 +225,7 @@ describe("Capture, Void, Refund", () => {
       authorizationId: captured.authorizationId,
     });
     expect(
-      await failure(
+      await failureReason(
         h.payments.void({
           idempotencyKey: uniqueId("key"),
           authorizationId: captured.authorizationId,
@@ -249,7 +237,7 @@ describe("Capture, Void, Refund", () => {
   it("refunds only captured money, in parts, up to what was captured", async () => {
     const { authorizationId } = await authorize({ amountMinor: 1_000n });
     expect(
-      await failure(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
+      await failureReason(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
     ).toEqual({ code: Code.FailedPrecondition, reason: "NOT_CAPTURED" });
     await h.payments.capture({ idempotencyKey: uniqueId("key"), authorizationId });
 
@@ -264,7 +252,7 @@ describe("Capture, Void, Refund", () => {
       refundedMinor: 300n,
     });
     expect(
-      await failure(
+      await failureReason(
         h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId, amountMinor: 701n }),
       ),
     ).toEqual({ code: Code.FailedPrecondition, reason: "AMOUNT_EXCEEDS_REFUNDABLE" });
@@ -272,7 +260,7 @@ describe("Capture, Void, Refund", () => {
     expect(rest.refundedMinor).toBe(700n);
     expect(rest.authorization?.status).toBe(AuthorizationStatus.REFUNDED);
     expect(
-      await failure(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
+      await failureReason(h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId })),
     ).toEqual({ code: Code.FailedPrecondition, reason: "ALREADY_REFUNDED" });
 
     const got = await h.payments.getAuthorization({ authorizationId });
@@ -286,7 +274,7 @@ describe("Capture, Void, Refund", () => {
       h.payments.refund({ idempotencyKey: uniqueId("key"), authorizationId: "auth_nope" }),
       h.payments.getAuthorization({ authorizationId: "auth_nope" }),
     ]) {
-      expect(await failure(call)).toEqual({
+      expect(await failureReason(call)).toEqual({
         code: Code.NotFound,
         reason: "AUTHORIZATION_NOT_FOUND",
       });
@@ -335,7 +323,7 @@ describe("authorization expiry", () => {
     expect(expireTime && Number(expireTime.seconds) * 1000).toBe(clock + 7 * DAY_MS);
     const id = approved.authorizationId;
     clock += 7 * DAY_MS;
-    const refused = await failure(
+    const refused = await failureReason(
       e.payments.capture({ idempotencyKey: uniqueId("cap"), authorizationId: id, amountMinor: 0n }),
     );
     expect(refused).toEqual({ code: Code.FailedPrecondition, reason: "AUTHORIZATION_EXPIRED" });

@@ -1,9 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ShipmentStatus } from "../../gen/shipping/v1/shipping_service_pb.js";
-import { errorReason } from "../../src/reference-services/errors.js";
 import type { ShipmentEventReport } from "../../src/reference-services/shipping/simulated-courier.js";
+import { failureReason } from "../support/failure.js";
 import { type Harness, startHarness, uniqueId } from "./harness.js";
 
 const address = {
@@ -24,17 +24,6 @@ function bookRequest(h: Harness, overrides: { idempotencyKey?: string; orderId?:
     address,
     items: [{ sku: "MUG-CLASSIC", quantity: 2 }],
   });
-}
-
-async function failure(call: Promise<unknown>): Promise<{ code: Code; reason?: string }> {
-  const error = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return { code: (error as ConnectError).code, reason: errorReason(error) };
 }
 
 describe("booking and cancelling (no courier)", () => {
@@ -82,17 +71,21 @@ describe("booking and cancelling (no courier)", () => {
     const { shipmentId } = await bookRequest(h);
     h.services.shipping.dispatch(shipmentId);
     expect(
-      await failure(h.shipping.cancelShipment({ idempotencyKey: uniqueId("key"), shipmentId })),
+      await failureReason(
+        h.shipping.cancelShipment({ idempotencyKey: uniqueId("key"), shipmentId }),
+      ),
     ).toEqual({ code: Code.FailedPrecondition, reason: "ALREADY_DISPATCHED" });
     h.services.shipping.deliver(shipmentId);
     expect(
-      await failure(h.shipping.cancelShipment({ idempotencyKey: uniqueId("key"), shipmentId })),
+      await failureReason(
+        h.shipping.cancelShipment({ idempotencyKey: uniqueId("key"), shipmentId }),
+      ),
     ).toEqual({ code: Code.FailedPrecondition, reason: "ALREADY_DISPATCHED" });
   });
 
   it("answers NOT_FOUND for an unknown shipment and INVALID_ARGUMENT without an address", async () => {
     expect(
-      await failure(
+      await failureReason(
         h.shipping.cancelShipment({ idempotencyKey: uniqueId("key"), shipmentId: "shp_x" }),
       ),
     ).toEqual({ code: Code.NotFound, reason: "SHIPMENT_NOT_FOUND" });
@@ -103,7 +96,7 @@ describe("booking and cancelling (no courier)", () => {
       warehouseId: "wh-east",
       items: [{ sku: "MUG-CLASSIC", quantity: 1 }],
     });
-    expect((await failure(noAddress)).code).toBe(Code.InvalidArgument);
+    expect((await failureReason(noAddress)).code).toBe(Code.InvalidArgument);
   });
 });
 

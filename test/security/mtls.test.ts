@@ -6,11 +6,11 @@
  */
 import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
+import { errorInfoOf, failure } from "../support/failure.js";
 import { grpcurl } from "../support/grpcurl.js";
 import { orderRequest } from "../support/orders.js";
 import {
@@ -41,19 +41,6 @@ describe("mTLS", () => {
         ? createGrpcTransport({ baseUrl: sys.url, nodeOptions })
         : createConnectTransport({ baseUrl: sys.url, httpVersion: "2", nodeOptions });
     return createClient(OrderService, transport);
-  };
-  const failure = async (call: Promise<unknown>) => {
-    try {
-      await call;
-    } catch (err) {
-      const error = ConnectError.from(err);
-      return {
-        code: error.code,
-        info: error.findDetails(ErrorInfoSchema)[0],
-        message: error.rawMessage,
-      };
-    }
-    throw new Error("the call succeeded");
   };
 
   beforeAll(async () => {
@@ -87,13 +74,13 @@ describe("mTLS", () => {
     it(`${protocol}: refuses a caller without a certificate or token (UNAUTHENTICATED)`, async () => {
       const f = await failure(clientWith(undefined, protocol).getOrder({ orderId: "x" }));
       expect(f.code).toBe(Code.Unauthenticated);
-      expect(f.info?.reason).toBe("CREDENTIALS_MISSING");
+      expect(errorInfoOf(f)?.reason).toBe("CREDENTIALS_MISSING");
     });
 
     it(`${protocol}: refuses a certificate from another CA (UNAUTHENTICATED)`, async () => {
       const f = await failure(clientWith(pki.clients.foreign, protocol).getOrder({ orderId: "x" }));
       expect(f.code).toBe(Code.Unauthenticated);
-      expect(f.info?.reason).toBe("CLIENT_CERTIFICATE_INVALID");
+      expect(errorInfoOf(f)?.reason).toBe("CLIENT_CERTIFICATE_INVALID");
     });
 
     it(`${protocol}: takes the principal from the URI SAN, with its mapped roles`, async () => {
@@ -108,9 +95,9 @@ describe("mTLS", () => {
   it("takes the principal from the CN when there is no URI SAN; roles still apply", async () => {
     const f = await failure(clientWith(pki.clients.commonName).getOrder({ orderId: "x" }));
     expect(f.code).toBe(Code.PermissionDenied);
-    expect(f.info?.reason).toBe("ROLE_REQUIRED");
-    expect(f.info?.metadata.principal).toBe("courier-gateway");
-    expect(f.info?.metadata.role).toBe("orders.read");
+    expect(errorInfoOf(f)?.reason).toBe("ROLE_REQUIRED");
+    expect(errorInfoOf(f)?.metadata.principal).toBe("courier-gateway");
+    expect(errorInfoOf(f)?.metadata.role).toBe("orders.read");
   });
 
   it("accepts a bearer token on the same TLS port without a client certificate", async () => {

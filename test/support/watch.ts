@@ -74,6 +74,29 @@ export async function finishedOrder(sys: TestSystem, orderId: string): Promise<O
   return (await sys.grpc.getOrder({ orderId })).order as Order;
 }
 
+/** Plays the courier: reports `event` for every shipment, one after the other. */
+export async function courier(
+  sys: TestSystem,
+  shipments: readonly string[],
+  event: ShipmentEvent.DISPATCHED | ShipmentEvent.DELIVERED,
+): Promise<void> {
+  for (const shipmentId of shipments) {
+    await sys.shipments.reportShipmentEvent({ shipmentId, event });
+  }
+}
+
+/** The same, as a courier that echoes the booking's reference (fulfillment id) does. */
+export async function courierWithReference(
+  sys: TestSystem,
+  order: Order,
+  event: ShipmentEvent.DISPATCHED | ShipmentEvent.DELIVERED,
+): Promise<void> {
+  for (const f of order.fulfillments) {
+    const shipmentId = f.shipment?.shipmentId ?? "";
+    await sys.shipments.reportShipmentEvent({ shipmentId, fulfillmentId: f.fulfillmentId, event });
+  }
+}
+
 /** Plays the courier for all `count` fulfillments once booked (DISPATCHED, then DELIVERED); the order as it ended. */
 export async function shipAndDeliverAll(
   sys: TestSystem,

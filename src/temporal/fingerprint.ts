@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { OrderSubmission } from "./order.js";
+import type { OrderSubmission } from "../domain/order.js";
 
 /**
  * A digest of everything a caller submitted, used to tell "the same order
