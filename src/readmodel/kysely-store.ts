@@ -362,7 +362,12 @@ export function createKyselyOrderStore(
       const correctEvent = sql`
         update order_events
         set snapshot = o.snapshot, time = o.update_time, write_rank = o.write_rank,
-            reasons = cast(${JSON.stringify(summary.reasons)} as text)
+            reasons = cast(${JSON.stringify(summary.reasons)} as text),
+            -- An order's first event stays CREATED, whichever write it carries.
+            type = case when order_events.type = 'CREATED' then order_events.type
+                        else cast(${summary.type} as text) end,
+            previous_status = case when order_events.type = 'CREATED' then null
+                                   else cast(${summary.previousStatus} as text) end
         from orders o
         where o.order_id = ${order.orderId} and o.version = ${order.version}
           and o.write_rank = ${rank}

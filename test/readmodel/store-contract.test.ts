@@ -323,9 +323,9 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
     const orderId = "order-rank";
     const v1 = makeOrder({ orderId, status: "PENDING", version: 1 });
     await store.saveOrder(v1, [makeEntry(orderId, 1)]);
-    // The attempt whose worker died: version 2 with one courier event applied.
-    const abandoned = { ...v1, status: "PROCESSING" as const, version: 2, statusReason: "one" };
-    const abandonedEntry = makeEntry(orderId, 2, { reason: "abandoned" });
+    // The attempt whose worker died: version 2, a note without a status change.
+    const abandoned = { ...v1, version: 2, statusReason: "one" };
+    const abandonedEntry = makeEntry(orderId, 2, { toStatus: "PENDING", reason: "abandoned" });
     expect(await store.saveOrder(abandoned, [abandonedEntry], [], { writeRank: 10 })).toEqual({
       applied: true,
     });
@@ -350,10 +350,13 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       "both",
     ]);
     const events = await store.listOrderEvents({ afterPosition: 0, limit: 10, orderId });
-    expect(events.map((e) => [e.sequence, e.order.version, e.order.status])).toEqual([
-      [1, 1, "PENDING"],
-      [2, 2, "COMPLETED"],
+    expect(
+      events.map((e) => [e.sequence, e.order.version, e.order.status, e.type, e.reasons]),
+    ).toEqual([
+      [1, 1, "PENDING", "CREATED", ["step 1"]],
+      [2, 2, "COMPLETED", "STATUS_CHANGED", ["kept"]],
     ]);
+    expect(events[1]?.previousStatus).toBe("PENDING");
   });
 
   it("inserts timeline entries idempotently, in any arrival order", async () => {
