@@ -1,22 +1,38 @@
 import { createServer } from "node:net";
 
-/** A TCP port that was free a moment ago (for servers that cannot bind port 0 themselves). */
-export function freePort(): Promise<number> {
-  return tryPort(0).then((port) => port ?? 0);
+/**
+ * Ports for processes a test spawns, which bind them later. They are taken
+ * below 32768, outside Linux's ephemeral range (32768–60999): an ephemeral
+ * port picked early can be taken as the local port of any outgoing connection
+ * before the spawned process binds it (seen as EADDRINUSE in CI), while a port
+ * below the range is only ever taken by a bind.
+ *
+ * Test files run in parallel in several vitest workers; each worker (and the
+ * global setup, which has no pool id) hands out ports from its own slice,
+ * in turn, so two tests never pick the same port while neither has bound it.
+ */
+const FIRST = 20_000;
+const SLICE = 1_500;
+const poolId = Number(process.env.VITEST_POOL_ID ?? 0);
+const sliceStart = FIRST + (Number.isInteger(poolId) && poolId >= 0 ? poolId % 8 : 0) * SLICE;
+let next = Math.floor(Math.random() * SLICE);
+
+/** A free port below 32768 that this process has not handed out recently. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < SLICE; attempt++) {
+    const candidate = sliceStart + (next++ % SLICE);
+    const port = await tryPort(candidate);
+    if (port !== undefined) return port;
+  }
+  throw new Error(`no free port between ${sliceStart} and ${sliceStart + SLICE}`);
 }
 
 /**
  * A free port below 32768, for servers that store a port in a signed 16-bit
- * column (Temporal Server's cluster membership table): ephemeral ports from
- * {@link freePort} are usually above it.
+ * column (Temporal Server's cluster membership table). Every {@link freePort}
+ * is one now; the name says why a caller depends on it.
  */
-export async function freeLowPort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await tryPort(20_000 + Math.floor(Math.random() * 12_000));
-    if (port !== undefined) return port;
-  }
-  throw new Error("no free port found between 20000 and 32000");
-}
+export const freeLowPort = freePort;
 
 function tryPort(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
