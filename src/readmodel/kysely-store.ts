@@ -113,6 +113,12 @@ export function createKyselyOrderStore(
    * behind gets its position on the next read.
    */
   async function sequenceOrderEvents(): Promise<void> {
+    // Most reads find nothing waiting: one cheap look at the partial index
+    // spares them a transaction and a lock attempt on the counter row.
+    const waiting = await sql`select 1 from order_events where position is null limit 1`.execute(
+      db,
+    );
+    if (waiting.rows.length === 0) return;
     await db.transaction().execute(async (trx) => {
       const counter = await sql`
         select last_position from order_event_sequence where id = 1 for update skip locked`.execute(
