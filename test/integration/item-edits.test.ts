@@ -184,39 +184,42 @@ describe("UpdateOrderItems, end to end", () => {
     await recordHistories(sys, orderId, "items-edited-reauthorized");
   });
 
-  it("an edit racing the courier booking reaches every booking or none; no money moves twice", async () => {
-    const { orderId } = await authorizedAndHeld();
-    const [edit] = await Promise.allSettled([
-      sys.grpc.updateOrderItems({
-        orderId,
-        lines: [
-          { sku: "SKU-100", quantity: 3 },
-          { sku: "KEYBOARD-MX", quantity: 1 },
-        ],
-      }),
-      sys.grpc.releaseHold({ orderId, holdId: "hold-1" }),
-    ]);
-    const done = await shipAndDeliverAll(sys, orderId, 2);
-    expect(done.status).toBe(OrderStatus.COMPLETED);
-    const applied = edit.status === "fulfilled";
-    if (!applied) {
-      const err = edit.reason as ConnectError;
-      expect(err.code).toBe(Code.FailedPrecondition);
-      expect(infoOf(err)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
-    }
-    // The booking carries the lines the order ended with, whichever came first.
-    const units = applied ? 3 : 2;
-    expect(bookedItems(orderId)[`${orderId}/1`]).toEqual([{ sku: "SKU-100", quantity: units }]);
-    expect(done.fulfillments[0]?.items.map((i) => i.quantity)).toEqual([units]);
-    const total = applied ? 4549n : 3199n;
-    expect(done.fulfillments[0]?.payment?.capturedMinor).toBe(total);
-    expect(ledger(orderId)[`${orderId}/1`]).toEqual(
-      applied
-        ? ["AUTHORIZE 3199", "AUTHORIZE 4549", "VOID 3199", "CAPTURE 4549"]
-        : ["AUTHORIZE 3199", "CAPTURE 3199"],
-    );
-    expectEachKeyOnce(orderId);
-  });
+  it.each([1, 2, 3])(
+    "an edit racing the courier booking reaches every booking or none; no money moves twice (%i)",
+    async () => {
+      const { orderId } = await authorizedAndHeld();
+      const [edit] = await Promise.allSettled([
+        sys.grpc.updateOrderItems({
+          orderId,
+          lines: [
+            { sku: "SKU-100", quantity: 3 },
+            { sku: "KEYBOARD-MX", quantity: 1 },
+          ],
+        }),
+        sys.grpc.releaseHold({ orderId, holdId: "hold-1" }),
+      ]);
+      const done = await shipAndDeliverAll(sys, orderId, 2);
+      expect(done.status).toBe(OrderStatus.COMPLETED);
+      const applied = edit.status === "fulfilled";
+      if (!applied) {
+        const err = edit.reason as ConnectError;
+        expect(err.code).toBe(Code.FailedPrecondition);
+        expect(infoOf(err)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
+      }
+      // The booking carries the lines the order ended with, whichever came first.
+      const units = applied ? 3 : 2;
+      expect(bookedItems(orderId)[`${orderId}/1`]).toEqual([{ sku: "SKU-100", quantity: units }]);
+      expect(done.fulfillments[0]?.items.map((i) => i.quantity)).toEqual([units]);
+      const total = applied ? 4549n : 3199n;
+      expect(done.fulfillments[0]?.payment?.capturedMinor).toBe(total);
+      expect(ledger(orderId)[`${orderId}/1`]).toEqual(
+        applied
+          ? ["AUTHORIZE 3199", "AUTHORIZE 4549", "VOID 3199", "CAPTURE 4549"]
+          : ["AUTHORIZE 3199", "CAPTURE 3199"],
+      );
+      expectEachKeyOnce(orderId);
+    },
+  );
 
   it("refuses: booked (naming the fulfillment), stale version, bad lines; missing stock changes nothing", async () => {
     const { orderId, order } = await authorizedAndHeld();
