@@ -145,6 +145,15 @@ async function applyEdit(
     }
   }
 
+  // Cancelled meanwhile (its compensation waits for this edit): give back, authorize nothing.
+  if (run.cancellation !== null) {
+    await releaseReserved(run, reserved, `${editId}-undo`);
+    throw rejection(
+      WorkflowFailureType.NotEditable,
+      `order "${orderId}" was cancelled while its items were being edited; nothing changed`,
+    );
+  }
+
   // 2. Re-price; authorize again where the new total is more than the authorization.
   const touched = new Set([...planned.decreases.keys(), ...added.keys()]);
   const changed = recorder.order.fulfillments

@@ -12,6 +12,7 @@ import type { ReserveInventoryInput } from "../../src/activities/index.js";
 import type { EditedLine } from "../../src/domain/item-edits.js";
 import {
   cancelOrderUpdate,
+  getOrderQuery,
   placeHoldUpdate,
   releaseHoldUpdate,
   updateOrderItemsUpdate,
@@ -69,7 +70,10 @@ function allocateWithin(input: ReserveInventoryInput) {
  * authorizations and an edit's reservation wait at gates when given; an
  * edit's authorization gets its own id.
  */
-function editMocks(gated: { reserve?: Gate; authorize?: Gate; editReserve?: Gate }): Mocks {
+function editMocks(
+  gated: { reserve?: Gate; authorize?: Gate; editReserve?: Gate },
+  declineEdits = false,
+): Mocks {
   let reserves = 0;
   return mockActivities({
     async reserveInventory(input) {
@@ -80,6 +84,13 @@ function editMocks(gated: { reserve?: Gate; authorize?: Gate; editReserve?: Gate
     },
     async authorizePayment(input) {
       if (input.edit === undefined) await gated.authorize?.pass();
+      if (input.edit !== undefined && declineEdits) {
+        return {
+          approved: false,
+          authorizationId: `declined-${input.fulfillmentId}`,
+          declineReason: "card declined",
+        };
+      }
       return {
         approved: true,
         authorizationId: `auth-${input.fulfillmentId}${input.edit ? `-${input.edit}` : ""}`,
@@ -250,6 +261,80 @@ describe("UpdateOrderItems in the order workflow (virtual time, mocked activitie
       authorizationId: `auth-${east}-items-edit-1`,
       capturedMinor: 4549,
     });
+    expectConsistentSnapshots(mocks, result);
+  });
+
+  it("a declined authorization of the new total undoes the edit: the reservation released, nothing changed", async () => {
+    const authorizing = gate();
+    const mocks = editMocks({ authorize: authorizing }, true);
+    const { orderId } = await withOrder(env, mocks.activities, {}, async (handle, id) => {
+      await authorizing.reached;
+      await placeHold(handle);
+      authorizing.open();
+      const ready = await mocks.saved((s) =>
+        s.order.fulfillments.every((f) => f.status === "AUTHORIZED"),
+      );
+      expect(
+        await refusal(editItems(handle, [line("SKU-100", 4), line("KEYBOARD-MX", 1)])),
+      ).toMatchObject({
+        type: "EDIT_PAYMENT_DECLINED",
+        message: "the new total could not be authorized: card declined; nothing changed",
+      });
+      const after = await handle.query(getOrderQuery);
+      expect(after.version).toBe(ready.order.version);
+      expect(after.fulfillments).toEqual(ready.order.fulfillments);
+      await handle.executeUpdate(cancelOrderUpdate, {
+        args: [{ description: "done", requestedBy: "test" }],
+      });
+      await handle.result();
+      return { orderId: id };
+    });
+    expect(mocks.inputsOf("releaseInventory")[0]).toEqual({
+      orderId,
+      warehouseId: "wh-east",
+      partial: { cancellationId: "items-edit-1-undo", lines: [{ sku: "SKU-100", quantity: 2 }] },
+    });
+    // Only the order's own authorizations are voided (at its cancellation), none with the edit's key.
+    expect(mocks.inputsOf("voidPayment").filter((v) => v.edit !== undefined)).toEqual([]);
+  });
+
+  it("a cancellation while an edit is reserving waits for it; the edit gives back what it reserved, then everything is compensated", async () => {
+    const authorizing = gate();
+    const editReserving = gate();
+    const mocks = editMocks({ authorize: authorizing, editReserve: editReserving });
+    const { result, orderId } = await withOrder(env, mocks.activities, {}, async (handle, id) => {
+      await authorizing.reached;
+      await placeHold(handle);
+      authorizing.open();
+      await mocks.saved((s) => s.order.fulfillments.every((f) => f.status === "AUTHORIZED"));
+      const edit = refusal(editItems(handle, [line("SKU-100", 3), line("KEYBOARD-MX", 1)]));
+      await editReserving.reached;
+      await handle.executeUpdate(cancelOrderUpdate, {
+        args: [{ description: "changed my mind", requestedBy: "customer" }],
+      });
+      // The compensation of the held fulfillments waits for the edit.
+      expect(mocks.inputsOf("voidPayment")).toEqual([]);
+      editReserving.open();
+      expect((await edit).type).toBe("ORDER_NOT_EDITABLE");
+      return { result: await handle.result(), orderId: id };
+    });
+    expect(result.status).toBe("CANCELLED");
+    expect(mocks.inputsOf("authorizePayment").filter((a) => a.edit !== undefined)).toEqual([]);
+    expect(mocks.inputsOf("releaseInventory")).toEqual(
+      expect.arrayContaining([
+        {
+          orderId,
+          warehouseId: "wh-east",
+          partial: {
+            cancellationId: "items-edit-1-undo",
+            lines: [{ sku: "SKU-100", quantity: 1 }],
+          },
+        },
+        { orderId, warehouseId: "wh-east" },
+        { orderId, warehouseId: "wh-west" },
+      ]),
+    );
+    expect(mocks.inputsOf("voidPayment")).toHaveLength(2);
     expectConsistentSnapshots(mocks, result);
   });
 
