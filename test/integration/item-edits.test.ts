@@ -17,6 +17,10 @@ import {
   PaymentStatus,
 } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
+import {
+  authorizedAndHeld as heldAfterAuthorization,
+  ledgerByFulfillment,
+} from "../support/edits.js";
 import { failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -37,14 +41,7 @@ describe("UpdateOrderItems, end to end", () => {
   afterAll(() => sys?.stop());
   afterEach(() => sys?.refs.faults.clear());
 
-  /** Ledger operations with amounts, per fulfillment. */
-  const ledger = (orderId: string) => {
-    const out: Record<string, string[]> = {};
-    for (const e of sys.refs.payments.ledger({ orderId })) {
-      out[e.fulfillmentId] = [...(out[e.fulfillmentId] ?? []), `${e.operation} ${e.amountMinor}`];
-    }
-    return out;
-  };
+  const ledger = (orderId: string) => ledgerByFulfillment(sys, orderId);
   /** Every money movement of the order happened once: no idempotency key twice. */
   const expectEachKeyOnce = (orderId: string) => {
     const keys = sys.refs.payments.ledger({ orderId }).map((e) => e.idempotencyKey);
@@ -53,19 +50,7 @@ describe("UpdateOrderItems, end to end", () => {
   const bookedItems = (orderId: string) =>
     Object.fromEntries(sys.refs.shipping.list({ orderId }).map((s) => [s.fulfillmentId, s.items]));
 
-  /** An order held with both fulfillments authorized, waiting before the booking. */
-  const authorizedAndHeld = async () => {
-    sys.refs.faults.set("payments", { addedLatencyMs: 500 });
-    const req = twoWarehouses();
-    await sys.grpc.submitOrder(req);
-    await waitForOrder(sys, req.orderId, (o) => o.status === OrderStatus.PROCESSING);
-    await sys.grpc.placeHold({ orderId: req.orderId, type: HoldType.MANUAL, reason: "edit" });
-    const order = await waitForOrder(sys, req.orderId, (o) =>
-      o.fulfillments.every((f) => f.payment?.status === PaymentStatus.AUTHORIZED),
-    );
-    sys.refs.faults.clear("payments");
-    return { orderId: req.orderId, order };
-  };
+  const authorizedAndHeld = () => heldAfterAuthorization(sys);
 
   it("before authorization (under a hold): a line raised, one removed, one added; authorized once at the new total", async () => {
     sys.refs.faults.set("inventory", { addedLatencyMs: 500 });

@@ -99,6 +99,14 @@ function editMocks(
   });
 }
 
+/** The order authorized and held before booking: its authorizations were in flight when the hold came. */
+async function authorizedAndHeld(handle: OrderHandle, mocks: Mocks, authorizing: Gate) {
+  await authorizing.reached;
+  await placeHold(handle);
+  authorizing.open();
+  return mocks.saved((s) => s.order.fulfillments.every((f) => f.status === "AUTHORIZED"));
+}
+
 describe("UpdateOrderItems in the order workflow (virtual time, mocked activities)", () => {
   let env: TestWorkflowEnvironment;
   beforeAll(async () => {
@@ -176,10 +184,7 @@ describe("UpdateOrderItems in the order workflow (virtual time, mocked activitie
       mocks.activities,
       {},
       async (handle, id) => {
-        await authorizing.reached;
-        await placeHold(handle);
-        authorizing.open();
-        await mocks.saved((s) => s.order.fulfillments.every((f) => f.status === "AUTHORIZED"));
+        await authorizedAndHeld(handle, mocks, authorizing);
         const raised = await editItems(handle, [line("SKU-100", 4), line("KEYBOARD-MX", 1)]);
         const lowered = await editItems(
           handle,
@@ -239,10 +244,7 @@ describe("UpdateOrderItems in the order workflow (virtual time, mocked activitie
     const editReserving = gate();
     const mocks = editMocks({ authorize: authorizing, editReserve: editReserving });
     const { result, orderId } = await withOrder(env, mocks.activities, {}, async (handle, id) => {
-      await authorizing.reached;
-      await placeHold(handle);
-      authorizing.open();
-      await mocks.saved((s) => s.order.fulfillments.every((f) => f.status === "AUTHORIZED"));
+      await authorizedAndHeld(handle, mocks, authorizing);
       const edit = editItems(handle, [line("SKU-100", 3), line("KEYBOARD-MX", 1)]);
       await editReserving.reached;
       // The hold goes while the edit is reserving: the bookings wait for it.
@@ -268,12 +270,7 @@ describe("UpdateOrderItems in the order workflow (virtual time, mocked activitie
     const authorizing = gate();
     const mocks = editMocks({ authorize: authorizing }, true);
     const { orderId } = await withOrder(env, mocks.activities, {}, async (handle, id) => {
-      await authorizing.reached;
-      await placeHold(handle);
-      authorizing.open();
-      const ready = await mocks.saved((s) =>
-        s.order.fulfillments.every((f) => f.status === "AUTHORIZED"),
-      );
+      const ready = await authorizedAndHeld(handle, mocks, authorizing);
       expect(
         await refusal(editItems(handle, [line("SKU-100", 4), line("KEYBOARD-MX", 1)])),
       ).toMatchObject({
@@ -303,10 +300,7 @@ describe("UpdateOrderItems in the order workflow (virtual time, mocked activitie
     const editReserving = gate();
     const mocks = editMocks({ authorize: authorizing, editReserve: editReserving });
     const { result, orderId } = await withOrder(env, mocks.activities, {}, async (handle, id) => {
-      await authorizing.reached;
-      await placeHold(handle);
-      authorizing.open();
-      await mocks.saved((s) => s.order.fulfillments.every((f) => f.status === "AUTHORIZED"));
+      await authorizedAndHeld(handle, mocks, authorizing);
       const edit = refusal(editItems(handle, [line("SKU-100", 3), line("KEYBOARD-MX", 1)]));
       await editReserving.reached;
       await handle.executeUpdate(cancelOrderUpdate, {
