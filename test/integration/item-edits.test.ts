@@ -169,6 +169,10 @@ describe("UpdateOrderItems, end to end", () => {
     await recordHistories(sys, orderId, "items-edited-reauthorized");
   });
 
+  // Sent together, the edit has won every run here (in whichever order the two calls go out,
+  // both Updates tend to reach the workflow in one activation, and the edit's validator runs
+  // before the released steps move on); the refusal while the booking is in flight is the next
+  // test. Either way the outcome must be all or nothing.
   it.each([1, 2, 3])(
     "an edit racing the courier booking reaches every booking or none; no money moves twice (%i)",
     async () => {
@@ -205,6 +209,29 @@ describe("UpdateOrderItems, end to end", () => {
       expectEachKeyOnce(orderId);
     },
   );
+
+  it("an edit while the courier booking is in flight is refused, and nothing of it reaches the booking", async () => {
+    const { orderId } = await authorizedAndHeld();
+    sys.refs.faults.set("shipping", { addedLatencyMs: 1000 });
+    await sys.grpc.releaseHold({ orderId, holdId: "hold-1" });
+    const refused = await failure(
+      sys.grpc.updateOrderItems({
+        orderId,
+        lines: [
+          { sku: "SKU-100", quantity: 3 },
+          { sku: "KEYBOARD-MX", quantity: 1 },
+        ],
+      }),
+    );
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(infoOf(refused)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
+    sys.refs.faults.clear("shipping");
+    const done = await shipAndDeliverAll(sys, orderId, 2);
+    expect(bookedItems(orderId)[`${orderId}/1`]).toEqual([{ sku: "SKU-100", quantity: 2 }]);
+    expect(ledger(orderId)[`${orderId}/1`]).toEqual(["AUTHORIZE 3199", "CAPTURE 3199"]);
+    expect(done.fulfillments[0]?.payment?.capturedMinor).toBe(3199n);
+    expectEachKeyOnce(orderId);
+  });
 
   it("refuses: booked (naming the fulfillment), stale version, bad lines; missing stock changes nothing", async () => {
     const { orderId, order } = await authorizedAndHeld();
