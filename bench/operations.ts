@@ -33,6 +33,10 @@ const OPERATIONS: Record<string, string> = {
     "one-warehouse order, delivered: wh-east rejects the booking, the lines are re-sourced to wh-west (reserve, void + release, a new fulfillment)",
   reauthorized:
     "two-warehouse order, delivered: courier late by two authorization lifetimes, 2 renewals per fulfillment (authorize + void each), lost responses",
+  "items-edited":
+    "two-warehouse order, one fulfillment delivered: hold + UpdateOrderItems before authorization (a line raised, one added: 1 reserve; one removed: its fulfillment withdrawn) + release (3 Updates)",
+  "items-edited-reauthorized":
+    "two-warehouse order, delivered: hold + UpdateOrderItems after authorization (a line raised: 1 reserve, authorize the new total, void the old) + release (3 Updates)",
 };
 
 interface Row {

@@ -10,6 +10,11 @@ export interface ReserveInventoryInput {
    * key), and the warehouses to take nothing from.
    */
   resourcing?: { fulfillmentId: string; excludeWarehouseIds: string[] };
+  /**
+   * UpdateOrderItems: the edit's id (its idempotency key) and the only
+   * warehouses to take the added units from, in order of preference.
+   */
+  edit?: { editId: string; warehouseIds: string[] };
 }
 
 export interface ReservationResult {
@@ -27,12 +32,15 @@ export function createInventoryActivities(clients: Pick<DownstreamClients, "inve
       const res = await callDownstream("inventory", (opts) =>
         clients.inventory.reserve(
           {
-            idempotencyKey: input.resourcing
-              ? `${input.orderId}:reserve:resource:${input.resourcing.fulfillmentId}`
-              : `${input.orderId}:reserve`,
+            idempotencyKey: input.edit
+              ? `${input.orderId}:reserve:${input.edit.editId}`
+              : input.resourcing
+                ? `${input.orderId}:reserve:resource:${input.resourcing.fulfillmentId}`
+                : `${input.orderId}:reserve`,
             orderId: input.orderId,
             lines: input.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
             excludeWarehouseIds: input.resourcing?.excludeWarehouseIds ?? [],
+            warehouseIds: input.edit?.warehouseIds ?? [],
           },
           opts,
         ),

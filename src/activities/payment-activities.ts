@@ -21,6 +21,11 @@ export interface AuthorizeInput {
    * the renewal's generation (1, 2, …), which makes its idempotency key.
    */
   renewal?: number;
+  /**
+   * Set when UpdateOrderItems raised the fulfillment's total above what it
+   * holds: the edit's id, which makes the idempotency key.
+   */
+  edit?: string;
 }
 
 export type AuthorizeResult =
@@ -57,11 +62,13 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       const res = await callDownstream("payments", (opts) =>
         clients.payments.authorize(
           {
-            idempotencyKey: input.renewal
-              ? key(input.fulfillmentId, `authorize:${renewalKey(input.renewal)}`)
-              : input.fraudReviewHoldId
-                ? key(input.fulfillmentId, `authorize:${input.fraudReviewHoldId}`)
-                : key(input.fulfillmentId, "authorize"),
+            idempotencyKey: input.edit
+              ? key(input.fulfillmentId, `authorize:${input.edit}`)
+              : input.renewal
+                ? key(input.fulfillmentId, `authorize:${renewalKey(input.renewal)}`)
+                : input.fraudReviewHoldId
+                  ? key(input.fulfillmentId, `authorize:${input.fraudReviewHoldId}`)
+                  : key(input.fulfillmentId, "authorize"),
             customerId: input.customerId,
             orderId: input.orderId,
             fulfillmentId: input.fulfillmentId,
@@ -113,14 +120,24 @@ export function createPaymentActivities(clients: Pick<DownstreamClients, "paymen
       );
     },
 
-    /** `renewal`: voids the authorization that renewal generation replaced. */
-    async voidPayment(input: { fulfillmentId: string; authorizationId: string; renewal?: number }) {
+    /**
+     * `renewal`: voids the authorization that renewal generation replaced;
+     * `edit`: the one that UpdateOrderItems edit replaced (or made, if the edit failed).
+     */
+    async voidPayment(input: {
+      fulfillmentId: string;
+      authorizationId: string;
+      renewal?: number;
+      edit?: string;
+    }) {
       await callDownstream("payments", (opts) =>
         clients.payments.void(
           {
-            idempotencyKey: input.renewal
-              ? key(input.fulfillmentId, `void:${renewalKey(input.renewal)}`)
-              : key(input.fulfillmentId, "void"),
+            idempotencyKey: input.edit
+              ? key(input.fulfillmentId, `void:${input.edit}`)
+              : input.renewal
+                ? key(input.fulfillmentId, `void:${renewalKey(input.renewal)}`)
+                : key(input.fulfillmentId, "void"),
             authorizationId: input.authorizationId,
           },
           opts,

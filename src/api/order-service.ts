@@ -13,6 +13,7 @@ import {
   Resolution,
   ResolveUnavailableItemsResponseSchema,
   SubmitOrderResponseSchema,
+  UpdateOrderItemsResponseSchema,
   UpdateShippingAddressResponseSchema,
   WatchOrderResponseSchema,
 } from "../../gen/oms/v1/order_service_pb.js";
@@ -204,6 +205,24 @@ export function createOrderServiceHandlers(
         ctx.signal,
       );
       return create(CancelOrderItemsResponseSchema, { order: orderToProto(order) });
+    },
+
+    async updateOrderItems(req, ctx) {
+      const order = await commands.updateOrderItems(
+        req.orderId,
+        {
+          lines: req.lines.map((l) => ({
+            sku: l.sku,
+            quantity: l.quantity,
+            unitPriceMinor: Number(l.unitPriceMinor),
+          })),
+          expectedVersion: Number(req.expectedVersion),
+          reason: req.reason,
+        },
+        principalOf(ctx),
+        ctx.signal,
+      );
+      return create(UpdateOrderItemsResponseSchema, { order: orderToProto(order) });
     },
   };
 }

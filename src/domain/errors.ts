@@ -76,7 +76,12 @@ export class HoldNotFoundError extends DomainError {
 
 /** An edit made against a version the order has moved past; read it again and retry. */
 export class VersionMismatchError extends DomainError {
-  readonly reason = "ORDER_VERSION_MISMATCH";
+  readonly reason: string = "ORDER_VERSION_MISMATCH";
+}
+
+/** An edit of the order's items while another one is still applying (ABORTED too); retry. */
+export class EditInProgressError extends VersionMismatchError {
+  override readonly reason = "ORDER_EDIT_IN_PROGRESS";
 }
 
 /** A request field that passed the proto's rules but is still wrong (e.g. a forged page token). */

@@ -11,7 +11,9 @@ import type { ItemQuantity } from "../domain/edits.js";
 import {
   DependencyUnavailableError,
   DomainError,
+  EditInProgressError,
   HoldNotFoundError,
+  InvalidFieldError,
   OrderConflictError,
   OrderNotFoundError,
   OrderStateError,
@@ -21,6 +23,7 @@ import {
 import { shipmentReached } from "../domain/fulfillment.js";
 import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
+import type { EditedLine } from "../domain/item-edits.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
 import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
@@ -39,6 +42,7 @@ import {
   reportShipmentEventUpdate,
   resolveUnavailableItemsUpdate,
   type ShipmentEvent,
+  updateOrderItemsUpdate,
   updateShippingAddressUpdate,
   WorkflowFailureType,
 } from "../workflows/messages.js";
@@ -90,6 +94,12 @@ export interface OrderCommands {
   cancelOrderItems(
     orderId: string,
     edit: { items: ItemQuantity[]; expectedVersion: number; reason: string },
+    principal: string,
+    signal?: AbortSignal,
+  ): Promise<Order>;
+  updateOrderItems(
+    orderId: string,
+    edit: { lines: EditedLine[]; expectedVersion: number; reason: string },
     principal: string,
     signal?: AbortSignal,
   ): Promise<Order>;
@@ -271,6 +281,18 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         throw notEditable(await stored(orderId), "cancelling items");
       }),
 
+    updateOrderItems: (orderId, edit, principal, signal) =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(updateOrderItemsUpdate, {
+            args: [{ ...edit, requestedBy: principal }],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), "editing the items");
+      }),
+
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, reportedBy, signal) =>
       guard(client, signal, async () => {
         const owner = await ownerOf(shipmentId, fulfillmentId);
@@ -385,6 +407,12 @@ export function rethrowRejection(err: unknown, orderId: string): void {
     };
     if (err.cause.type === WorkflowFailureType.VersionMismatch) {
       throw new VersionMismatchError(err.cause.message, metadata);
+    }
+    if (err.cause.type === WorkflowFailureType.EditInProgress) {
+      throw new EditInProgressError(err.cause.message, metadata);
+    }
+    if (err.cause.type === WorkflowFailureType.InvalidItems) {
+      throw new InvalidFieldError("lines", err.cause.message);
     }
     throw new OrderStateError(err.cause.type ?? "FAILED_PRECONDITION", err.cause.message, metadata);
   }

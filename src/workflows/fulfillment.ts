@@ -13,6 +13,7 @@ import {
 } from "../domain/fulfillment.js";
 import type { Fulfillment } from "../domain/order.js";
 import { activities, compensations } from "./activity-proxies.js";
+import { lockedByEdit, markBusy, trackHeldAuthorization, waitForItemEdit } from "./edit-locks.js";
 import { authorizeAfterFraudReview, goesToFraudReview, onHold, passHolds } from "./holds.js";
 import { isWithdrawn } from "./item-cancellation.js";
 import { courierReportsOf, noteCourierEvent, type OrderRun } from "./order-run.js";
@@ -51,7 +52,15 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
       if (cancelled())
         return await compensate(run, fulfillmentId, "CANCELLED", "cancelled on hold");
     }
+    // An item edit holding this fulfillment (on hold until now) goes first.
+    // Checked before awaiting: an order without edits runs as it always did.
+    if (lockedByEdit(run, fulfillmentId)) {
+      await waitForItemEdit(run, fulfillmentId);
+      if (cancelled())
+        return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before authorization");
+    }
     const f = current();
+    markBusy(run, fulfillmentId, true);
     let asked = f.amounts.totalMinor;
     let auth = await activities.authorizePayment({
       orderId,
@@ -62,10 +71,13 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     });
     if (!auth.approved && goesToFraudReview(run, auth)) {
       const reviewed = await authorizeAfterFraudReview(run, fulfillmentId, auth);
-      if (reviewed === null)
+      if (reviewed === null) {
+        markBusy(run, fulfillmentId, false);
         return await compensate(run, fulfillmentId, "CANCELLED", "cancelled in fraud review");
+      }
       ({ result: auth, amountMinor: asked } = reviewed);
     }
+    markBusy(run, fulfillmentId, false);
     if (!auth.approved) {
       update((x) => declined(x, auth.authorizationId, auth.declineReason));
       await compensations.releaseInventory({ orderId, warehouseId: f.warehouseId });
@@ -74,6 +86,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     update((x) => authorized(x, auth.authorizationId, asked));
     // From here until the capture the authorization is renewed before it expires.
     const held = heldAuthorization(auth);
+    trackHeldAuthorization(run, fulfillmentId, held);
     if (onHold(run)) {
       if (!renewsBeforeExpiry(held)) await passHolds(run, cancelled);
       else if (
@@ -86,6 +99,8 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
       )
         return await compensate(run, fulfillmentId, "FAILED", renewalDeclined(held));
     }
+    // An item edit holding this fulfillment goes first: the booking carries its lines.
+    if (lockedByEdit(run, fulfillmentId)) await waitForItemEdit(run, fulfillmentId);
     if (cancelled())
       return await compensate(run, fulfillmentId, "CANCELLED", "cancelled before dispatch");
 
@@ -109,7 +124,10 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
         const failure = resourcingCalledFor(run, fulfillmentId, err);
         if (failure === null) throw err;
         run.bookingsInFlight.delete(fulfillmentId);
-        if (await resource(run, fulfillmentId, failure, { fulfill, compensate })) return;
+        markBusy(run, fulfillmentId, true);
+        const moved = await resource(run, fulfillmentId, failure, { fulfill, compensate });
+        markBusy(run, fulfillmentId, false);
+        if (moved) return;
         // Nowhere else: a rejection fails the fulfillment; a failing booking goes on here.
         if (failure.rejected) throw err;
         run.bookingsInFlight.add(fulfillmentId);
@@ -161,6 +179,7 @@ export async function fulfill(run: OrderRun, fulfillmentId: string): Promise<voi
     // without end): the fulfillment fails and gives back what it holds.
     if (!(err instanceof ActivityFailure)) throw err;
     run.bookingsInFlight.delete(fulfillmentId);
+    markBusy(run, fulfillmentId, false);
     const reason = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
     log.warn("fulfillment failed", { fulfillmentId, reason });
     const f = current();
@@ -188,6 +207,8 @@ async function compensate(
   reason: string,
 ): Promise<void> {
   const { orderId, recorder } = run;
+  // An item edit holding this fulfillment finishes first: what it added is given back too.
+  if (lockedByEdit(run, fulfillmentId)) await waitForItemEdit(run, fulfillmentId);
   const f = recorder.fulfillment(fulfillmentId);
   if (f === undefined) return;
   // Both at once: they are independent, and their completions share a workflow task.

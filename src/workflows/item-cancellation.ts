@@ -10,6 +10,7 @@ import { setHandler } from "@temporalio/workflow";
 import { planItemCancellation, withoutItems } from "../domain/edits.js";
 import { sumAmounts } from "../domain/pricing.js";
 import { compensations } from "./activity-proxies.js";
+import { itemEditRunning } from "./edit-locks.js";
 import { rejection, validateEdit } from "./edits.js";
 import {
   type CancelOrderItemsRequest,
@@ -24,6 +25,13 @@ const withdrawnByRun = new WeakMap<OrderRun, Set<string>>();
 /** Whether CancelOrderItems took every line of the fulfillment: it is to be compensated. */
 export function isWithdrawn(run: OrderRun, fulfillmentId: string): boolean {
   return withdrawnByRun.get(run)?.has(fulfillmentId) ?? false;
+}
+
+/** Marks the fulfillment as left without lines by an edit: its step compensates it. */
+export function withdraw(run: OrderRun, fulfillmentId: string): void {
+  const withdrawn = withdrawnByRun.get(run) ?? new Set<string>();
+  withdrawnByRun.set(run, withdrawn);
+  withdrawn.add(fulfillmentId);
 }
 
 export function installItemCancellationHandler(run: OrderRun): void {
@@ -76,6 +84,12 @@ export function installItemCancellationHandler(run: OrderRun): void {
     {
       validator: (request: CancelOrderItemsRequest) => {
         validateEdit(run, request.expectedVersion, "cancelling items");
+        if (itemEditRunning(run)) {
+          throw rejection(
+            WorkflowFailureType.EditInProgress,
+            `an edit of order "${orderId}"'s items is in progress; read the order again and retry`,
+          );
+        }
         const order = recorder.order;
         if (order.fulfillments.length === 0) {
           throw rejection(

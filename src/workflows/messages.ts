@@ -90,6 +90,16 @@ export const WorkflowFailureType = {
   AlreadyBooked: "FULFILLMENT_ALREADY_BOOKED",
   /** CancelOrderItems asking for quantities that are booked, ended, or not in the order. */
   ItemsNotCancellable: "ITEMS_NOT_CANCELLABLE",
+  /** UpdateOrderItems touching fulfillments being authorized, booked, or further along (details: the fulfillment ids). */
+  FulfillmentNotEditable: "FULFILLMENT_NOT_EDITABLE",
+  /** UpdateOrderItems while another one is still applying (retry). */
+  EditInProgress: "ORDER_EDIT_IN_PROGRESS",
+  /** UpdateOrderItems whose lines are wrong whatever the order's state (INVALID_ARGUMENT). */
+  InvalidItems: "INVALID_ORDER_ITEMS",
+  /** UpdateOrderItems adding units no warehouse of the order has. */
+  ItemsUnavailable: "ITEMS_UNAVAILABLE",
+  /** UpdateOrderItems whose higher total the payment service declined. */
+  ItemsPaymentDeclined: "EDIT_PAYMENT_DECLINED",
 } as const;
 
 /** The order as the workflow holds it right now. */
@@ -166,4 +176,22 @@ export interface CancelOrderItemsRequest {
  */
 export const cancelOrderItemsUpdate = defineUpdate<Order, [CancelOrderItemsRequest]>(
   "cancelOrderItems",
+);
+
+export interface UpdateOrderItemsRequest {
+  /** Every line of the order from now on (quantity 0 or left out: removed). */
+  lines: { sku: string; quantity: number; unitPriceMinor: number }[];
+  expectedVersion: number;
+  reason: string;
+  requestedBy: string;
+}
+
+/**
+ * Changes the order's lines in fulfillments not yet authorizing or booked:
+ * reserves what is added, releases what is removed, re-prices and, where the
+ * new total is more than the authorization, authorizes again. Replies with
+ * the order once all of it is done and stored.
+ */
+export const updateOrderItemsUpdate = defineUpdate<Order, [UpdateOrderItemsRequest]>(
+  "updateOrderItems",
 );

@@ -6,6 +6,7 @@ import { canCancel } from "../domain/status-rules.js";
 import { installEditHandlers } from "./edits.js";
 import { installHoldHandlers } from "./holds.js";
 import { installItemCancellationHandler } from "./item-cancellation.js";
+import { installItemEditHandler } from "./item-edits.js";
 import {
   type CancelOrderRequest,
   cancelOrderUpdate,
@@ -35,6 +36,7 @@ export function installOrderHandlers(run: OrderRun): void {
   installHoldHandlers(run);
   installEditHandlers(run);
   installItemCancellationHandler(run);
+  installItemEditHandler(run);
 
   setHandler(
     cancelOrderUpdate,

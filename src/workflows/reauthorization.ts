@@ -14,6 +14,7 @@ import type { AuthorizeResult } from "../activities/index.js";
 import { captureAmount, reauthorized } from "../domain/fulfillment.js";
 import { DEFAULT_REAUTHORIZE_MARGIN_MS, renewalDelayMs } from "../domain/reauthorization.js";
 import { activities, compensations } from "./activity-proxies.js";
+import { lockedByEdit, markBusy, waitForItemEdit } from "./edit-locks.js";
 import type { OrderRun } from "./order-run.js";
 
 export const REAUTHORIZE_PATCH = "reauthorize-before-expiry";
@@ -65,10 +66,20 @@ export async function waitKeepingAuthorization(
       await condition(done);
       return true;
     }
-    const delayMs = renewalDelayMs(held.expireTime, Date.now(), marginMs);
+    const expiry = held.expireTime;
+    const delayMs = renewalDelayMs(expiry, Date.now(), marginMs);
     if (delayMs > 0 && (await condition(done, delayMs))) return true;
     if (done()) return true;
-    if (!(await renew(run, fulfillmentId, held))) return false;
+    // An item edit authorized again meanwhile (a later expiry), or is doing so: look again.
+    if (held.expireTime !== expiry) continue;
+    if (lockedByEdit(run, fulfillmentId)) {
+      await waitForItemEdit(run, fulfillmentId);
+      continue;
+    }
+    markBusy(run, fulfillmentId, true);
+    const renewed = await renew(run, fulfillmentId, held);
+    markBusy(run, fulfillmentId, false);
+    if (!renewed) return false;
   }
 }
 

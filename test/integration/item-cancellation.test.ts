@@ -7,7 +7,6 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { HoldType } from "../../gen/oms/v1/order_operations_pb.js";
 import {
   FulfillmentStatus,
   type Order,
@@ -15,6 +14,10 @@ import {
   PaymentStatus,
 } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
+import {
+  authorizedAndHeld as heldAfterAuthorization,
+  ledgerByFulfillment,
+} from "../support/edits.js";
 import { failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -35,27 +38,8 @@ describe("CancelOrderItems, end to end", () => {
   afterAll(() => sys?.stop());
   afterEach(() => sys?.refs.faults.clear());
 
-  /** Ledger operations with amounts, per fulfillment. */
-  const ledger = (orderId: string) => {
-    const out: Record<string, string[]> = {};
-    for (const e of sys.refs.payments.ledger({ orderId })) {
-      out[e.fulfillmentId] = [...(out[e.fulfillmentId] ?? []), `${e.operation} ${e.amountMinor}`];
-    }
-    return out;
-  };
-  /** An order authorized and held before booking: authorizations were in flight when the hold came. */
-  const authorizedAndHeld = async () => {
-    sys.refs.faults.set("payments", { addedLatencyMs: 500 });
-    const req = twoWarehouses();
-    await sys.grpc.submitOrder(req);
-    await waitForOrder(sys, req.orderId, (o) => o.status === OrderStatus.PROCESSING);
-    await sys.grpc.placeHold({ orderId: req.orderId, type: HoldType.MANUAL, reason: "edit" });
-    const order = await waitForOrder(sys, req.orderId, (o) =>
-      o.fulfillments.every((f) => f.payment?.status === PaymentStatus.AUTHORIZED),
-    );
-    sys.refs.faults.clear("payments");
-    return { orderId: req.orderId, order };
-  };
+  const ledger = (orderId: string) => ledgerByFulfillment(sys, orderId);
+  const authorizedAndHeld = () => heldAfterAuthorization(sys);
 
   it("cancels one unit during a payments outage; the capture takes the re-priced total, once", async () => {
     const { orderId, order } = await authorizedAndHeld();

@@ -65,6 +65,27 @@ describe("Reserve allocation", () => {
     ]);
   });
 
+  it("takes only from the given warehouses, in the order given", async () => {
+    // MUG-CLASSIC is everywhere: wh-central wins because it is listed first.
+    const res = await h.inventory.reserve({
+      idempotencyKey: uniqueId("key"),
+      orderId: uniqueId("order"),
+      lines: [{ sku: "MUG-CLASSIC", quantity: 2 }],
+      warehouseIds: ["wh-central", "wh-east"],
+    });
+    expect(byWarehouse(res.allocations)).toEqual({ "wh-central": { "MUG-CLASSIC": 2 } });
+    const elsewhere = await h.inventory.reserve({
+      idempotencyKey: uniqueId("key"),
+      orderId: uniqueId("order"),
+      lines: [{ sku: "KEYBOARD-MX", quantity: 1 }],
+      warehouseIds: ["wh-east", "wh-nowhere"],
+    });
+    expect(elsewhere.allocations).toEqual([]);
+    expect(elsewhere.unavailableLines).toEqual([
+      expect.objectContaining({ sku: "KEYBOARD-MX", missingQuantity: 1 }),
+    ]);
+  });
+
   it("uses the fewest warehouses when no single one has everything", async () => {
     // KEYBOARD-MX is only in wh-west, POSTER-A2 only in wh-central; everything
     // else fits in one of those two, so wh-east is never needed.

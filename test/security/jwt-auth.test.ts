@@ -41,6 +41,7 @@ const ROLE_OF: Record<string, string> = {
   "oms.v1.OrderService/ReleaseHold": "orders.write",
   "oms.v1.OrderService/UpdateShippingAddress": "orders.write",
   "oms.v1.OrderService/CancelOrderItems": "orders.write",
+  "oms.v1.OrderService/UpdateOrderItems": "orders.write",
   "oms.v1.ShipmentService/ReportShipmentEvent": "shipments.report",
 };
 const CALLER_ROLES = ["orders.write", "orders.read", "shipments.report", "admin", "none"];

@@ -132,6 +132,15 @@ export declare type ReserveRequest = Message<"inventory.v1.ReserveRequest"> & {
    * @generated from field: repeated string exclude_warehouse_ids = 4;
    */
   excludeWarehouseIds: string[];
+
+  /**
+   * When not empty, the only warehouses to take from, in this order of
+   * preference (e.g. the warehouses an order already ships from, when it
+   * adds units to its fulfillments there). Unknown ids are ignored.
+   *
+   * @generated from field: repeated string warehouse_ids = 5;
+   */
+  warehouseIds: string[];
 };
 
 /**

@@ -105,6 +105,42 @@ export declare type Hold = Message<"oms.v1.Hold"> & {
 export declare const HoldSchema: GenMessage<Hold>;
 
 /**
+ * One line of an order as UpdateOrderItems wants it.
+ *
+ * @generated from message oms.v1.EditedLine
+ */
+export declare type EditedLine = Message<"oms.v1.EditedLine"> & {
+  /**
+   * Stock keeping unit.
+   *
+   * @generated from field: string sku = 1;
+   */
+  sku: string;
+
+  /**
+   * How many units from now on; 0 removes the line.
+   *
+   * @generated from field: int32 quantity = 2;
+   */
+  quantity: number;
+
+  /**
+   * Price of one unit in minor units, for a SKU the order does not have yet.
+   * For a SKU the order has: 0 or its current price (an edit does not
+   * change prices).
+   *
+   * @generated from field: int64 unit_price_minor = 3;
+   */
+  unitPriceMinor: bigint;
+};
+
+/**
+ * Describes the message oms.v1.EditedLine.
+ * Use `create(EditedLineSchema)` to create a new message.
+ */
+export declare const EditedLineSchema: GenMessage<EditedLine>;
+
+/**
  * A quantity of one SKU of an order.
  *
  * @generated from message oms.v1.ItemQuantity

@@ -5,7 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Address, LineItem, Order, OrderStatus } from "./order_pb.js";
-import type { Hold, HoldType, ItemQuantity } from "./order_operations_pb.js";
+import type { EditedLine, Hold, HoldType, ItemQuantity } from "./order_operations_pb.js";
 import type { SlaState } from "./sla_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CancelReturnRequestSchema, CancelReturnResponseSchema, RequestReturnRequestSchema, RequestReturnResponseSchema } from "./return_requests_pb.js";
@@ -696,6 +696,71 @@ export declare type CancelOrderItemsResponse = Message<"oms.v1.CancelOrderItemsR
 export declare const CancelOrderItemsResponseSchema: GenMessage<CancelOrderItemsResponse>;
 
 /**
+ * The order's lines as they should be from now on.
+ *
+ * @generated from message oms.v1.UpdateOrderItemsRequest
+ */
+export declare type UpdateOrderItemsRequest = Message<"oms.v1.UpdateOrderItemsRequest"> & {
+  /**
+   * The order's id.
+   *
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Every line of the order, each SKU at most once: a line with quantity 0,
+   * or a SKU of the order left out, is removed; a SKU the order does not
+   * have is added; lines as they are change nothing.
+   *
+   * @generated from field: repeated oms.v1.EditedLine lines = 2;
+   */
+  lines: EditedLine[];
+
+  /**
+   * The order version the caller read and edited (Order.version); the edit
+   * applies only while the order is still at it, else ABORTED. 0: no check.
+   *
+   * @generated from field: int64 expected_version = 3;
+   */
+  expectedVersion: bigint;
+
+  /**
+   * Why (free text, kept in the timeline).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message oms.v1.UpdateOrderItemsRequest.
+ * Use `create(UpdateOrderItemsRequestSchema)` to create a new message.
+ */
+export declare const UpdateOrderItemsRequestSchema: GenMessage<UpdateOrderItemsRequest>;
+
+/**
+ * The order with its new lines.
+ *
+ * @generated from message oms.v1.UpdateOrderItemsResponse
+ */
+export declare type UpdateOrderItemsResponse = Message<"oms.v1.UpdateOrderItemsResponse"> & {
+  /**
+   * The order as it is after the change was recorded: stock reserved and
+   * released, fulfillments re-priced and, where needed, authorized again.
+   *
+   * @generated from field: oms.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message oms.v1.UpdateOrderItemsResponse.
+ * Use `create(UpdateOrderItemsResponseSchema)` to create a new message.
+ */
+export declare const UpdateOrderItemsResponseSchema: GenMessage<UpdateOrderItemsResponse>;
+
+/**
  * What to do with an order some of whose lines cannot be supplied.
  *
  * @generated from enum oms.v1.Resolution
@@ -899,6 +964,24 @@ export declare const OrderService: GenService<{
     methodKind: "unary";
     input: typeof CancelOrderItemsRequestSchema;
     output: typeof CancelOrderItemsResponseSchema;
+  },
+  /**
+   * Change the order's lines: quantities up or down, lines removed or added.
+   * Added units are reserved in the warehouses of the order's fulfillments
+   * that are not yet booked (none there: FAILED_PRECONDITION /
+   * ITEMS_UNAVAILABLE, nothing changed); removed units go back to stock; every
+   * changed fulfillment is re-priced, and one already authorized for less
+   * than its new total is authorized again for it (the old authorization
+   * voided). A change touching a fulfillment that is booked, being booked,
+   * being authorized or dispatched: FAILED_PRECONDITION /
+   * FULFILLMENT_NOT_EDITABLE naming it. A stale expected_version is ABORTED.
+   *
+   * @generated from rpc oms.v1.OrderService.UpdateOrderItems
+   */
+  updateOrderItems: {
+    methodKind: "unary";
+    input: typeof UpdateOrderItemsRequestSchema;
+    output: typeof UpdateOrderItemsResponseSchema;
   },
 }>;
 

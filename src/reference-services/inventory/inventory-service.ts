@@ -34,6 +34,7 @@ export function createInventoryService(
             request.orderId,
             request.lines.map(({ sku, quantity }) => ({ sku, quantity })),
             request.excludeWarehouseIds,
+            request.warehouseIds,
           );
           return {
             orderId: request.orderId,

@@ -43,6 +43,8 @@ export interface InventoryStore {
     lines: readonly StockLine[],
     /** Warehouses to take nothing from. */
     excludeWarehouseIds?: readonly string[],
+    /** When not empty: the only warehouses to take from, in this order of preference. */
+    onlyWarehouseIds?: readonly string[],
   ): AllocationPlan;
   /** Returns what `orderId` holds (in `warehouseId` only, if given) to stock; returns what it released. */
   release(
@@ -159,7 +161,7 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
 
   return state.transactional({
     warehouses,
-    reserve(orderId, lines, excludeWarehouseIds = []) {
+    reserve(orderId, lines, excludeWarehouseIds = [], onlyWarehouseIds = []) {
       const seen = new Set<string>();
       for (const line of lines) {
         if (seen.has(line.sku)) {
@@ -177,9 +179,13 @@ export function createInventoryStore(options: InventoryStoreOptions): InventoryS
       for (const line of lines) {
         knowSku(line.sku);
       }
+      const candidates =
+        onlyWarehouseIds.length > 0
+          ? [...new Set(onlyWarehouseIds)].filter((w) => warehouses.includes(w))
+          : warehouses;
       const plan = planAllocation(
         lines,
-        warehouses.filter((w) => !excludeWarehouseIds.includes(w)),
+        candidates.filter((w) => !excludeWarehouseIds.includes(w)),
         available,
       );
       const byWarehouse = held.get(orderId) ?? new Map<string, Map<string, number>>();
