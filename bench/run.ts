@@ -42,6 +42,7 @@ import { payloadDataConverter } from "../src/temporal/codec/data-converter.js";
 import { readKeyringSetting } from "../src/temporal/codec/keyring.js";
 import { type DevServer, startDevServer } from "../src/temporal/dev-server.js";
 import { type ActionEstimate, type BillingHistoryEvent, billableActions } from "./actions.js";
+import { criticalPath } from "./critical-path.js";
 import { getOrderClient } from "./grpc-get-order.js";
 import {
   CLOCK_TICKS,
@@ -407,7 +408,7 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
       if (order?.status === OrderStatus.COMPLETED) completedMs = performance.now() - start;
     }
     if (Number.isNaN(completedMs)) throw new Error(`sequential order ${orderId} did not complete`);
-    return { acceptMs, read, completedMs, closedMs: await closed };
+    return { orderId, acceptMs, read, completedMs, closedMs: await closed };
   };
   for (let i = 1; i <= 3; i++) await sequentialOrder(1000 + i);
   const seq: Awaited<ReturnType<typeof sequentialOrder>>[] = [];
@@ -431,6 +432,21 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
   const seqE2e = percentiles(seq.map((s) => s.completedMs));
   const seqClosed = percentiles(seq.map((s) => s.closedMs));
   const readYourWrites = seq.filter((s) => s.read).length;
+  // Where their time went, from their histories' own timestamps (bench/critical-path.ts).
+  const paths = await Promise.all(
+    seq.map(async (s) =>
+      criticalPath(
+        (await client.workflow.getHandle(orderWorkflowId(s.orderId)).fetchHistory()).events ?? [],
+      ),
+    ),
+  );
+  const seqPath = {
+    totalMs: median(paths.map((p) => p.totalMs)),
+    waitingMs: median(paths.map((p) => p.waitingMs)),
+    queueMs: median(paths.map((p) => p.queueMs)),
+    workerMs: median(paths.map((p) => p.workerMs)),
+    workflowTasks: median(paths.map((p) => p.tasks.length)),
+  };
   figures.sequential = {
     orders: SEQUENTIAL,
     submitOrderMs: seqAccept,
@@ -440,6 +456,8 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     endToEndWatchOrderMs: seqE2e,
     readYourWrites,
     bareStartMs: bareStart,
+    /** Medians over the orders of their histories' critical path (start → close). */
+    criticalPath: seqPath,
   };
 
   // 3. Throughput, with CPU per order and max RSS per process.
@@ -753,6 +771,10 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     {
       figure: `  seen through WatchOrder (${WATCH_POLL_MS} ms poll) p50 / p99`,
       value: `${fmtMs(seqE2e.p50)} / ${fmtMs(seqE2e.p99)}`,
+    },
+    {
+      figure: "  critical path (history), median: waiting/queue/worker",
+      value: `${fmtMs(seqPath.totalMs)}: ${fmtMs(seqPath.waitingMs)} / ${fmtMs(seqPath.queueMs)} / ${fmtMs(seqPath.workerMs)} (${seqPath.workflowTasks} workflow tasks)`,
     },
     {
       figure: `THROUGHPUT (${ORDERS} orders, ${CONCURRENCY} callers, ${(load.wallClockMs / 1000).toFixed(1)} s)`,
