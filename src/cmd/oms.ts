@@ -99,7 +99,8 @@ const COMMANDS: Record<
     const { requireApiAuth, requirePayloadKeys } = await securitySetup();
     requireApiAuth(config);
     requirePayloadKeys(config, logger);
-    const { startApi } = await components();
+    // The API part alone: `oms api` does not load the worker's modules.
+    const { startApi } = await import("./api-component.js");
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
@@ -302,6 +303,8 @@ async function main(): Promise<void> {
   const telemetry = await startProcessTelemetry({
     serviceName: `oms-${name}`,
     metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
+    // Only a worker runs on the core runtime; the API's client is plain gRPC.
+    temporalRuntime: name === "dev" || name === "worker",
     logger,
     // Unredacted: pino's redaction rewrites the SDK's log records in place,
     // which failed the worker's workflow tasks (they carry no payloads).
