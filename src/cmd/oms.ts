@@ -328,6 +328,7 @@ async function main(): Promise<void> {
       }
     }
     logger.info("stopped");
+    await flushed(logger);
     process.exit(0);
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
@@ -344,8 +345,18 @@ async function main(): Promise<void> {
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
     await devServer?.then((server) => server.stop()).catch(() => {});
+    await flushed(logger);
     process.exit(1);
   }
+}
+
+/**
+ * Resolves once the log lines written so far have left (the logger writes
+ * asynchronously; the exit-time synchronous flush could overtake a write
+ * still under way and print the last lines out of order).
+ */
+function flushed(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }
 
 await main();
