@@ -99,7 +99,8 @@ const COMMANDS: Record<
     const { requireApiAuth, requirePayloadKeys } = await securitySetup();
     requireApiAuth(config);
     requirePayloadKeys(config, logger);
-    const { startApi } = await components();
+    // The API part alone: `oms api` does not load the worker's modules.
+    const { startApi } = await import("./api-component.js");
     const api = await startApi(config, requireAddress(config), logger);
     logger.info({ url: api.server.url }, "API server listening");
     return [api.stop];
@@ -302,6 +303,8 @@ async function main(): Promise<void> {
   const telemetry = await startProcessTelemetry({
     serviceName: `oms-${name}`,
     metrics: { ...config.metrics, temporal: name === "dev" || name === "worker" },
+    // Only a worker runs on the core runtime; the API's client is plain gRPC.
+    temporalRuntime: name === "dev" || name === "worker",
     logger,
     // Unredacted: pino's redaction rewrites the SDK's log records in place,
     // which failed the worker's workflow tasks (they carry no payloads).
@@ -325,6 +328,7 @@ async function main(): Promise<void> {
       }
     }
     logger.info("stopped");
+    await flushed(logger);
     process.exit(0);
   };
   process.once("SIGINT", () => void shutdown("SIGINT"));
@@ -341,8 +345,18 @@ async function main(): Promise<void> {
     logger.fatal({ err }, `oms ${name} failed to start`);
     for (const stop of stops) await stop().catch(() => {});
     await devServer?.then((server) => server.stop()).catch(() => {});
+    await flushed(logger);
     process.exit(1);
   }
+}
+
+/**
+ * Resolves once the log lines written so far have left (the logger writes
+ * asynchronously; the exit-time synchronous flush could overtake a write
+ * still under way and print the last lines out of order).
+ */
+function flushed(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }
 
 await main();

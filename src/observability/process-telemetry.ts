@@ -1,5 +1,5 @@
 import net, { type AddressInfo } from "node:net";
-import { Runtime, type RuntimeOptions, type Logger as TemporalLogger } from "@temporalio/worker";
+import type { RuntimeOptions, Logger as TemporalLogger } from "@temporalio/worker";
 import type { Logger } from "pino";
 import { startMetricsServer } from "./metrics-server.js";
 import { startTracing } from "./tracing.js";
@@ -20,6 +20,12 @@ export interface ProcessTelemetryOptions {
     temporalPort: number | undefined;
   };
   logger: Logger;
+  /**
+   * Whether to install the Temporal core runtime (workers run on it). The
+   * API's Temporal client does not use it: without it, the API loads neither
+   * the native core bridge nor its threads.
+   */
+  temporalRuntime: boolean;
   /** Where the Temporal core runtime logs. */
   temporalLogger: TemporalLogger;
 }
@@ -61,7 +67,10 @@ export async function startProcessTelemetry(
     runtime.telemetryOptions = { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } };
     temporalMetrics.url = `http://127.0.0.1:${port}/metrics`;
   }
-  Runtime.install(runtime);
+  if (options.temporalRuntime) {
+    const { Runtime } = await import("@temporalio/worker");
+    Runtime.install(runtime);
+  }
   if (server !== undefined) logger.info({ url: server.url }, "metrics endpoint listening");
   return {
     metricsUrl: server?.url,

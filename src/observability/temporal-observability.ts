@@ -2,22 +2,25 @@
  * What the Temporal client and worker need for tracing and for the order id
  * on log lines. Tracing parts are added only while tracing is on (tracing.ts).
  */
+import { createRequire } from "node:module";
 import type { ClientInterceptors } from "@temporalio/client";
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-} from "@temporalio/interceptors-opentelemetry";
 import type { ActivityInterceptorsFactory, WorkerOptions } from "@temporalio/worker";
 import { orderWorkflowId } from "../domain/ids.js";
 import { withOrderId } from "./log-context.js";
 import { activeTracing } from "./tracing.js";
 
+// Loaded only while tracing is on: the package brings the OpenTelemetry SDK
+// with it (several MB in every process otherwise). CommonJS, so a require is
+// what an import would load.
+const require = createRequire(import.meta.url);
+const temporalOtel = () =>
+  require("@temporalio/interceptors-opentelemetry") as typeof import("@temporalio/interceptors-opentelemetry");
+
 /** The workflow client's interceptors: the start, Updates and queries as spans, their context in Temporal headers. */
 export function temporalClientInterceptors(): ClientInterceptors {
   const tracing = activeTracing();
   if (tracing === undefined) return {};
+  const { OpenTelemetryWorkflowClientInterceptor } = temporalOtel();
   return { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] };
 }
 
@@ -45,6 +48,11 @@ export function workerObservability(): WorkerObservability {
   if (tracing === undefined) {
     return { interceptors: { activity: [orderScope] }, sinks: {}, tracedWorkflows: false };
   }
+  const {
+    makeWorkflowExporter,
+    OpenTelemetryActivityInboundInterceptor,
+    OpenTelemetryActivityOutboundInterceptor,
+  } = temporalOtel();
   const options = { tracer: tracing.tracer };
   return {
     interceptors: {

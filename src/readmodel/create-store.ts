@@ -4,7 +4,6 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createPostgresStore } from "./postgres.js";
 import { createSqliteStore } from "./sqlite.js";
 import type { OrderStore } from "./store.js";
 
@@ -55,6 +54,8 @@ export function resolveStoreLocation(
 export async function createStore(options: CreateStoreOptions): Promise<OrderStore> {
   const location = resolveStoreLocation(options.databaseUrl, options.dataDir);
   if (location.kind === "postgres") {
+    // Loaded only for PostgreSQL: SQLite deployments never load the pg driver.
+    const { createPostgresStore } = await import("./postgres.js");
     return createPostgresStore({
       connectionString: location.connectionString,
       pageTokenSecret: options.pageTokenSecret,

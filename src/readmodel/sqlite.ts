@@ -5,6 +5,7 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { type CompiledQuery, Kysely, type QueryResult, SqliteDialect } from "kysely";
 import { createKyselyOrderStore, type WriteTransactionRunner } from "./kysely-store.js";
@@ -19,7 +20,11 @@ export interface SqliteStoreOptions {
   filename: string;
   /** HMAC key of page tokens; every API replica must use the same one. */
   pageTokenSecret: string | Uint8Array;
-  /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
+  /**
+   * How long a write waits for another process's write lock before failing.
+   * Default 5000 ms. The wait does not block the thread: see
+   * createSynchronousTransactionRunner.
+   */
   busyTimeoutMs?: number;
   /**
    * SQLite's `synchronous` pragma. FULL (the default) makes each commit durable
@@ -43,9 +48,10 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Or
     mkdirSync(dirname(filename), { recursive: true });
   }
   const sqlite = new Database(filename);
+  const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
   try {
     sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     sqlite.pragma(`synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
     sqlite.pragma("foreign_keys = ON");
   } catch (error) {
@@ -63,7 +69,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Or
   return createKyselyOrderStore(db, {
     dialect: "sqlite",
     pageTokenSecret: options.pageTokenSecret,
-    runWriteTransaction: createSynchronousTransactionRunner(sqlite),
+    runWriteTransaction: createSynchronousTransactionRunner(sqlite, busyTimeoutMs),
   });
 }
 
@@ -121,10 +127,19 @@ const STATEMENT_CACHE_LIMIT = 64;
  * sleeps the whole thread for busy_timeout waiting for a lock the first can
  * never release, and fails with SQLITE_BUSY. Holding the write lock only
  * within one synchronous call rules that out. BEGIN IMMEDIATE takes the write
- * lock up front, so writers from other processes queue on busy_timeout
- * instead of failing on a read-to-write upgrade.
+ * lock up front, so a write never fails on a read-to-write upgrade.
+ *
+ * While another process holds the write lock (the worker's saves, the API's
+ * accept write), BEGIN IMMEDIATE fails at once (busy_timeout 0 for the
+ * attempt) and the attempt is repeated after a short timer, until
+ * `busyTimeoutMs` has passed: the wait never sleeps the thread, so the
+ * process's other calls go on meanwhile (SQLite's own busy handler slept the
+ * whole event loop for 1 to 100 ms per try).
  */
-function createSynchronousTransactionRunner(sqlite: Database.Database): WriteTransactionRunner {
+function createSynchronousTransactionRunner(
+  sqlite: Database.Database,
+  busyTimeoutMs: number,
+): WriteTransactionRunner {
   const statements = new Map<string, Database.Statement>();
   const prepare = (text: string): Database.Statement => {
     let statement = statements.get(text);
@@ -144,5 +159,36 @@ function createSynchronousTransactionRunner(sqlite: Database.Database): WriteTra
       return { rows: [], numAffectedRows: BigInt(changes) };
     }),
   );
-  return async (queries) => transaction.immediate(queries);
+  // busy_timeout takes effect when its PRAGMA is prepared, so it is not a cached statement.
+  const attempt = (queries: readonly CompiledQuery[]) => {
+    sqlite.pragma("busy_timeout = 0");
+    try {
+      return transaction.immediate(queries);
+    } finally {
+      sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+  };
+  return async (queries) => {
+    const started = performance.now();
+    for (let tries = 0; ; tries++) {
+      try {
+        return attempt(queries);
+      } catch (error) {
+        const waited = performance.now() - started;
+        if (!isBusy(error) || waited >= busyTimeoutMs) throw error;
+        await sleep(
+          Math.min(BUSY_RETRY_DELAYS_MS[tries] ?? BUSY_RETRY_MAX_DELAY_MS, busyTimeoutMs - waited),
+        );
+      }
+    }
+  };
+}
+
+/** Delays between attempts while another process writes; then BUSY_RETRY_MAX_DELAY_MS each. */
+const BUSY_RETRY_DELAYS_MS = [0, 1, 1, 2, 2, 3, 4, 5, 6, 8];
+const BUSY_RETRY_MAX_DELAY_MS = 10;
+
+/** SQLITE_BUSY and its extended codes: the lock is someone else's; nothing was written. */
+function isBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code.startsWith("SQLITE_BUSY");
 }
