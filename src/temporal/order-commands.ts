@@ -441,7 +441,7 @@ export async function guard<T>(
   try {
     // The caller's deadline and cancellation reach every Temporal call, so no
     // call (or retry of one) outlives the RPC that made it.
-    return await (signal ? client.withAbortSignal(signal, fn) : fn());
+    return await (signal ? whileRunning(signal, (own) => client.withAbortSignal(own, fn)) : fn());
   } catch (err) {
     if (err instanceof DomainError) throw err;
     // An Update the workflow did not answer within the server's limit (a
@@ -451,6 +451,28 @@ export async function guard<T>(
       throw new DependencyUnavailableError("the Temporal Service", { cause: err });
     }
     throw err;
+  }
+}
+
+/**
+ * Runs `fn` with a signal of its own that follows `signal` only until `fn`
+ * settles. Temporal's connection adds an abort listener per gRPC call and
+ * never removes it, and Connect aborts every RPC's signal when the RPC ends:
+ * with the RPC's signal itself, each finished Temporal call was cancelled
+ * again at the end of every RPC (and kept reachable until then).
+ */
+async function whileRunning<T>(
+  signal: AbortSignal,
+  fn: (own: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const own = new AbortController();
+  const follow = () => own.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener("abort", follow, { once: true });
+  try {
+    return await fn(own.signal);
+  } finally {
+    signal.removeEventListener("abort", follow);
   }
 }
 

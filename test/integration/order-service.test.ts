@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,6 +6,7 @@ import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_de
 import { FulfillmentStatus, OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { SubmitOrderRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
+import { guard } from "../../src/temporal/order-commands.js";
 import { failure } from "../support/failure.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -57,6 +59,17 @@ describe("OrderService over a real server, worker and Temporal", () => {
       expect(final?.fulfillments.every((f) => f.status === FulfillmentStatus.CANCELLED)).toBe(true);
     });
   }
+
+  it("leaves no Temporal call listening on an RPC's signal once its Temporal work is done", async () => {
+    // Connect aborts every RPC's signal when the RPC ends: a listener left on
+    // it would cancel a Temporal call that has long finished.
+    const rpc = new AbortController();
+    const info = await guard(sys.temporal, rpc.signal, () =>
+      sys.temporal.workflowService.getSystemInfo({}),
+    );
+    expect(info.serverVersion).toBeTruthy();
+    expect(getEventListeners(rpc.signal, "abort")).toHaveLength(0);
+  });
 
   it("returns the existing order when the same order is submitted again", async () => {
     const req = orderRequest();
