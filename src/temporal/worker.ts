@@ -33,14 +33,6 @@ export interface OrderWorkerOptions {
 }
 
 /**
- * How long one call into a workflow's sandbox may run before the SDK stops it
- * and fails the workflow task (an endless loop in workflow code): the SDK's
- * own default, stated because the main-thread mode below would otherwise
- * default to no limit.
- */
-const WORKFLOW_CALL_TIMEOUT = "5s";
-
-/**
  * A worker for the order workflows and their activities. Call `run()` to poll.
  *
  * Unless `workflowStackTraces` is on, the workflows run in the worker's main
@@ -59,13 +51,13 @@ const WORKFLOW_CALL_TIMEOUT = "5s";
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
   const inMainThread = options.workflowStackTraces !== true;
   if (inMainThread) withoutWorkflowPromiseHook();
-  return Worker.create({
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: { codePath: options.workflowBundlePath },
     activities: options.activities,
-    ...(inMainThread ? { debugMode: true, isolateExecutionTimeout: WORKFLOW_CALL_TIMEOUT } : {}),
+    ...(inMainThread ? { debugMode: true } : {}),
     ...(options.maxCachedWorkflows === undefined
       ? {}
       : { maxCachedWorkflows: options.maxCachedWorkflows }),
@@ -73,6 +65,30 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     ...options.observability,
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
   });
+  if (inMainThread) withoutSandboxCallTimeout(worker);
+  return worker;
+}
+
+/**
+ * Calls into the workflow sandbox without the SDK's per-call time limit.
+ * Node enforces a `vm` timeout by starting and joining a watchdog thread for
+ * every call (nodejs/node#47739), about 50 calls per order: in the main
+ * thread, where activities also run, those joins held the thread up (about a
+ * fifth of its time under load) and cut throughput from 5.7 to 3.5 orders/s
+ * in a side-by-side run. Endless loops in workflow code are caught instead by
+ * the `oms worker` process's stall guard (stall-guard.ts). Must run before
+ * the first workflow is created (each takes the limit when it is created).
+ */
+function withoutSandboxCallTimeout(worker: Worker): void {
+  const creator = (
+    worker as unknown as { workflowCreator?: { isolateExecutionTimeoutMs?: unknown } }
+  ).workflowCreator;
+  if (typeof creator?.isolateExecutionTimeoutMs !== "number") {
+    throw new Error(
+      "@temporalio/worker's workflow creator changed shape: update withoutSandboxCallTimeout, or set OMS_WORKER_WORKFLOW_STACK_TRACES=true",
+    );
+  }
+  creator.isolateExecutionTimeoutMs = undefined;
 }
 
 /** The SDK's process-wide sandbox handlers (see withoutWorkflowPromiseHook). */
