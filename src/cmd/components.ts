@@ -100,6 +100,7 @@ export async function startWorker(
     taskQueue: config.temporal.taskQueue,
     workflowBundlePath: bundle,
     maxCachedWorkflows: config.workflow.maxCachedWorkflows,
+    workflowStackTraces: config.workflow.workflowStackTraces,
     dataConverter: payloadDataConverter(keyringOf(config)),
     activities: createActivities({
       clients,

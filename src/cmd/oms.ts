@@ -26,6 +26,11 @@ import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
 // machine, and `oms dev` boots its embedded Temporal server meanwhile.
 const components = () => import("./components.js");
 const securitySetup = () => import("./security-setup.js");
+/**
+ * How long `oms worker`'s main thread may go without turning its event loop
+ * before the stall guard kills the process (workflow code that never yields).
+ */
+const WORKER_STALL_LIMIT_MS = 30_000;
 
 type Stop = () => Promise<void>;
 
@@ -115,7 +120,11 @@ const COMMANDS: Record<
       logger,
     );
     logger.info({ taskQueue: config.temporal.taskQueue }, "worker polling");
-    return [worker.stop];
+    // Workflows run in this thread without a per-call time limit (src/temporal/worker.ts).
+    const guard = config.workflow.workflowStackTraces
+      ? undefined
+      : (await import("../temporal/stall-guard.js")).startStallGuard(WORKER_STALL_LIMIT_MS);
+    return [async () => guard?.stop(), worker.stop];
   },
   async "reference-services"(config, logger) {
     const { startReferenceServicesFromConfig } = await components();

@@ -86,6 +86,8 @@ export interface Config {
     customerActionTimeoutMs: number;
     /** Orders a worker keeps in memory between their workflow tasks (the sticky cache). */
     maxCachedWorkflows: number;
+    /** Whether workers answer the stack trace query (costs CPU per workflow promise; src/temporal/worker.ts). */
+    workflowStackTraces: boolean;
     /** Deadlines and expiry actions of holds per type, and the automatic fraud review. */
     holdPolicy: HoldPolicy;
     /** SLA targets per stage from acceptance (0: stage not tracked), fixed into each order when accepted. */
@@ -268,6 +270,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         ),
       },
       maxCachedWorkflows: read.int("OMS_WORKER_MAX_CACHED_WORKFLOWS", 128, 0, 100_000),
+      workflowStackTraces: read.bool("OMS_WORKER_WORKFLOW_STACK_TRACES", false),
       holdPolicy: readHoldPolicy(read),
       slaPolicy: {
         authorizedWithinMs: read.int("OMS_SLA_AUTHORIZED_WITHIN_MS", 3_600_000, 0, MAX_SLA_MS),
