@@ -6,7 +6,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from "@temporalio/client";
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, type UpdateDefinition } from "@temporalio/common";
 import type { ItemQuantity } from "../domain/edits.js";
 import {
   DependencyUnavailableError,
@@ -140,6 +140,31 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     return order;
   };
 
+  /**
+   * An edit of the order as its workflow's Update. Rejections keep their
+   * answers; no running workflow means an unknown order (NOT_FOUND) or one
+   * that has ended, which `what` no longer applies to.
+   */
+  const editCommand =
+    <R extends { requestedBy: string }>(update: UpdateDefinition<Order, [R]>, what: string) =>
+    (
+      orderId: string,
+      edit: Omit<R, "requestedBy">,
+      principal: string,
+      signal?: AbortSignal,
+    ): Promise<Order> =>
+      guard(client, signal, async () => {
+        try {
+          return await handleOf(orderId).executeUpdate(update, {
+            // The edit plus who asked: R exactly (TypeScript cannot see through Omit here).
+            args: [{ ...edit, requestedBy: principal } as R],
+          });
+        } catch (err) {
+          rethrowRejection(err, orderId);
+        }
+        throw notEditable(await stored(orderId), what);
+      });
+
   return {
     submit: (submission, principal, signal) =>
       guard(client, signal, async () => {
@@ -257,41 +282,9 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
         return order;
       }),
 
-    updateShippingAddress: (orderId, edit, principal, signal) =>
-      guard(client, signal, async () => {
-        try {
-          return await handleOf(orderId).executeUpdate(updateShippingAddressUpdate, {
-            args: [{ ...edit, requestedBy: principal }],
-          });
-        } catch (err) {
-          rethrowRejection(err, orderId);
-        }
-        throw notEditable(await stored(orderId), "a new shipping address");
-      }),
-
-    cancelOrderItems: (orderId, edit, principal, signal) =>
-      guard(client, signal, async () => {
-        try {
-          return await handleOf(orderId).executeUpdate(cancelOrderItemsUpdate, {
-            args: [{ ...edit, requestedBy: principal }],
-          });
-        } catch (err) {
-          rethrowRejection(err, orderId);
-        }
-        throw notEditable(await stored(orderId), "cancelling items");
-      }),
-
-    updateOrderItems: (orderId, edit, principal, signal) =>
-      guard(client, signal, async () => {
-        try {
-          return await handleOf(orderId).executeUpdate(updateOrderItemsUpdate, {
-            args: [{ ...edit, requestedBy: principal }],
-          });
-        } catch (err) {
-          rethrowRejection(err, orderId);
-        }
-        throw notEditable(await stored(orderId), "editing the items");
-      }),
+    updateShippingAddress: editCommand(updateShippingAddressUpdate, "a new shipping address"),
+    cancelOrderItems: editCommand(cancelOrderItemsUpdate, "cancelling items"),
+    updateOrderItems: editCommand(updateOrderItemsUpdate, "editing the items"),
 
     reportShipmentEvent: ({ shipmentId, fulfillmentId }, event, occurredAt, reportedBy, signal) =>
       guard(client, signal, async () => {
