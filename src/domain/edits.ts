@@ -3,7 +3,6 @@
  * rules deciding whether an edit applies, as pure functions over the order.
  */
 import type { Fulfillment, Order } from "./order.js";
-import { invoiceFor, type PricingPolicy } from "./pricing.js";
 
 /**
  * Optimistic concurrency: an edit made against `expectedVersion` applies
@@ -80,19 +79,4 @@ export function planItemCancellation(
     }
   }
   return { plan };
-}
-
-/** The fulfillment without the cancelled quantities, re-priced (no lines left: nothing to pay). */
-export function withoutItems(
-  f: Fulfillment,
-  removed: readonly ItemQuantity[],
-  pricing: PricingPolicy,
-): Fulfillment {
-  const items = f.items
-    .map((item) => ({
-      ...item,
-      quantity: item.quantity - (removed.find((r) => r.sku === item.sku)?.quantity ?? 0),
-    }))
-    .filter((item) => item.quantity > 0);
-  return { ...f, items, amounts: invoiceFor(items, pricing) };
 }

@@ -181,11 +181,11 @@ function emptiedBy(order: Order, fulfillmentId: string, out: readonly LineItem[]
 
 /**
  * The fulfillment with units taken out and added, re-priced (no lines left:
- * nothing to pay).
+ * nothing to pay). CancelOrderItems uses it too, with nothing added.
  */
 export function withEditedItems(
   f: Fulfillment,
-  removed: readonly LineItem[],
+  removed: readonly Pick<LineItem, "sku" | "quantity">[],
   added: readonly LineItem[],
   pricing: PricingPolicy,
 ): Fulfillment {

@@ -7,7 +7,8 @@
  * like a cancellation. The rest of the order carries on.
  */
 import { setHandler } from "@temporalio/workflow";
-import { planItemCancellation, withoutItems } from "../domain/edits.js";
+import { planItemCancellation } from "../domain/edits.js";
+import { withEditedItems } from "../domain/item-edits.js";
 import { sumAmounts } from "../domain/pricing.js";
 import { compensations } from "./activity-proxies.js";
 import { itemEditRunning } from "./edit-locks.js";
@@ -49,7 +50,7 @@ export function installItemCancellationHandler(run: OrderRun): void {
       const releases: Promise<void>[] = [];
       for (const [fulfillmentId, removed] of planned.plan) {
         const f = recorder.updateFulfillment(fulfillmentId, (x) =>
-          withoutItems(x, removed, run.input.pricing),
+          withEditedItems(x, removed, [], run.input.pricing),
         );
         if (f.items.length === 0) {
           withdrawn.add(fulfillmentId);
