@@ -247,16 +247,7 @@ async function applyEdit(
     ...replaced.map((r) => compensations.voidPayment({ ...r, edit: editId })),
     ...[...planned.decreases]
       .filter(([id]) => fulfillmentOf(id).items.length > 0)
-      .map(([id, removed]) =>
-        compensations.releaseInventory({
-          orderId,
-          warehouseId: fulfillmentOf(id).warehouseId,
-          partial: {
-            cancellationId: editId,
-            lines: removed.map((r) => ({ sku: r.sku, quantity: r.quantity })),
-          },
-        }),
-      ),
+      .map(([id, removed]) => releaseUnits(run, fulfillmentOf(id).warehouseId, removed, editId)),
   ]);
 }
 
@@ -266,16 +257,22 @@ async function releaseReserved(
   reserved: readonly { warehouseId: string; items: LineItem[] }[],
   undoId: string,
 ): Promise<void> {
-  await Promise.all(
-    reserved.map((r) =>
-      compensations.releaseInventory({
-        orderId: run.orderId,
-        warehouseId: r.warehouseId,
-        partial: {
-          cancellationId: undoId,
-          lines: r.items.map((i) => ({ sku: i.sku, quantity: i.quantity })),
-        },
-      }),
-    ),
-  );
+  await Promise.all(reserved.map((r) => releaseUnits(run, r.warehouseId, r.items, undoId)));
+}
+
+/** Releases units of one warehouse, under the release's own key (`releaseId`). */
+function releaseUnits(
+  run: OrderRun,
+  warehouseId: string,
+  units: readonly LineItem[],
+  releaseId: string,
+): Promise<void> {
+  return compensations.releaseInventory({
+    orderId: run.orderId,
+    warehouseId,
+    partial: {
+      cancellationId: releaseId,
+      lines: units.map((u) => ({ sku: u.sku, quantity: u.quantity })),
+    },
+  });
 }
