@@ -52,7 +52,7 @@ import {
 } from "../../src/reference-services/index.js";
 import { payloadDataConverter } from "../../src/temporal/codec/data-converter.js";
 import { readKeyringSetting } from "../../src/temporal/codec/keyring.js";
-import { freeLowPort } from "../support/free-port.js";
+import { freePort } from "../support/free-port.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import {
   ensureTemporalServerBuilt,
@@ -259,7 +259,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
     // Below the ephemeral range: a port picked here is bound minutes later (and
     // again after every kill), and an ephemeral one can meanwhile become the
     // local end of some process's outgoing connection.
-    const apiPorts = [await freeLowPort(), await freeLowPort()];
+    const apiPorts = [await freePort(), await freePort()];
     refs = await startReferenceServices({
       // Enough stock for every order of the run.
       catalog: readCatalogFile(LOAD_CATALOG_FILE),
@@ -328,7 +328,7 @@ describe("production tier: 2 APIs and 2 workers on a Temporal Server with Postgr
       shipmentClients.push(createClient(ShipmentService, transport));
     }
     for (const i of [0, 1]) {
-      const metricsPort = await freeLowPort();
+      const metricsPort = await freePort();
       workerMetricsPorts.push(metricsPort);
       workers.push(
         new OmsProcess(

@@ -10,6 +10,8 @@ import { createServer } from "node:net";
  * Test files run in parallel in several vitest workers; each worker (and the
  * global setup, which has no pool id) hands out ports from its own slice,
  * in turn, so two tests never pick the same port while neither has bound it.
+ * Below 32768 also suits Temporal Server, which stores its cluster membership
+ * ports in a signed 16-bit column.
  */
 const FIRST = 20_000;
 const SLICE = 1_500;
@@ -26,13 +28,6 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port between ${sliceStart} and ${sliceStart + SLICE}`);
 }
-
-/**
- * A free port below 32768, for servers that store a port in a signed 16-bit
- * column (Temporal Server's cluster membership table). Every {@link freePort}
- * is one now; the name says why a caller depends on it.
- */
-export const freeLowPort = freePort;
 
 function tryPort(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {

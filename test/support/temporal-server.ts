@@ -17,7 +17,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client, Connection } from "@temporalio/client";
 import { msToTs } from "@temporalio/common/lib/time.js";
-import { freeLowPort, freePort } from "./free-port.js";
+import { freePort } from "./free-port.js";
 import type { TestPostgres } from "./postgres.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -75,13 +75,13 @@ export async function startTemporalServer(
   const ports = {
     frontend: await freePort(),
     frontendHttp: await freePort(),
-    frontendMembership: await freeLowPort(),
+    frontendMembership: await freePort(),
     history: await freePort(),
-    historyMembership: await freeLowPort(),
+    historyMembership: await freePort(),
     matching: await freePort(),
-    matchingMembership: await freeLowPort(),
+    matchingMembership: await freePort(),
     worker: await freePort(),
-    workerMembership: await freeLowPort(),
+    workerMembership: await freePort(),
   };
   const datastore = (db: string, maxConns: number) => ({
     sql: {
