@@ -12,6 +12,7 @@ import type { Order, OrderStatus, TimelineEntry } from "../domain/order.js";
 import { type OrderChangeEvent, summarizeChange } from "../domain/order-events.js";
 import { currentSlaStage, slaBreached } from "../domain/sla.js";
 import { createPageTokenCodec, type PageFilter } from "./page-token.js";
+import { createStatementCache } from "./statement-cache.js";
 import {
   type ClaimedOutboxMessage,
   type DeadLetterOutboxMessage,
@@ -101,6 +102,8 @@ export function createKyselyOrderStore(
   let closing: Promise<void> | undefined;
   // See saveOrder's event and sequenceOrderEvents.
   const positionNow = options.dialect === "sqlite";
+  // saveOrder's statements, compiled once per shape.
+  const statement = createStatementCache();
 
   /**
    * PostgreSQL: gives committed events that have no position yet their
@@ -195,38 +198,40 @@ export function createKyselyOrderStore(
       // conflicting row is locked and the WHERE re-checked against its latest
       // version, so concurrent writers from any number of processes converge
       // on the highest version. RETURNING yields a row only when it wrote.
-      const upsert = db
-        .insertInto("orders")
-        .values(row)
-        .onConflict((oc) =>
-          oc
-            .column("order_id")
-            .doUpdateSet((eb) => ({
-              customer_id: eb.ref("excluded.customer_id"),
-              status: eb.ref("excluded.status"),
-              create_time: eb.ref("excluded.create_time"),
-              update_time: eb.ref("excluded.update_time"),
-              version: eb.ref("excluded.version"),
-              snapshot: eb.ref("excluded.snapshot"),
-              active_holds: eb.ref("excluded.active_holds"),
-              sla_at_risk_time: eb.ref("excluded.sla_at_risk_time"),
-              sla_breached: eb.ref("excluded.sla_breached"),
-              write_rank: eb.ref("excluded.write_rank"),
-            }))
-            // A newer version, or the same one from a later attempt of the
-            // workflow task that wrote it (SaveOrderOptions.writeRank).
-            .where((eb) =>
-              eb.or([
-                eb("orders.version", "<", eb.ref("excluded.version")),
-                eb.and([
-                  eb("orders.version", "=", eb.ref("excluded.version")),
-                  eb("orders.write_rank", "<", eb.ref("excluded.write_rank")),
+      const upsert = statement("orders", row, (values) =>
+        db
+          .insertInto("orders")
+          .values(values)
+          .onConflict((oc) =>
+            oc
+              .column("order_id")
+              .doUpdateSet((eb) => ({
+                customer_id: eb.ref("excluded.customer_id"),
+                status: eb.ref("excluded.status"),
+                create_time: eb.ref("excluded.create_time"),
+                update_time: eb.ref("excluded.update_time"),
+                version: eb.ref("excluded.version"),
+                snapshot: eb.ref("excluded.snapshot"),
+                active_holds: eb.ref("excluded.active_holds"),
+                sla_at_risk_time: eb.ref("excluded.sla_at_risk_time"),
+                sla_breached: eb.ref("excluded.sla_breached"),
+                write_rank: eb.ref("excluded.write_rank"),
+              }))
+              // A newer version, or the same one from a later attempt of the
+              // workflow task that wrote it (SaveOrderOptions.writeRank).
+              .where((eb) =>
+                eb.or([
+                  eb("orders.version", "<", eb.ref("excluded.version")),
+                  eb.and([
+                    eb("orders.version", "=", eb.ref("excluded.version")),
+                    eb("orders.write_rank", "<", eb.ref("excluded.write_rank")),
+                  ]),
                 ]),
-              ]),
-            ),
-        )
-        .returning("order_id")
-        .compile();
+              ),
+          )
+          .returning("order_id")
+          .compile(),
+      );
 
       // Entries go in even when the snapshot was stale: a late write can
       // still carry entries that nobody else delivered. An entry already
@@ -234,48 +239,53 @@ export function createKyselyOrderStore(
       const inserts: CompiledQuery[] = [];
       for (const batch of inBatches(timeline)) {
         inserts.push(
-          db
-            .insertInto("order_timeline")
-            .values(batch)
-            .onConflict((oc) =>
-              oc
-                .columns(["order_id", "sequence"])
-                .doUpdateSet((eb) => ({
-                  time: eb.ref("excluded.time"),
-                  actor: eb.ref("excluded.actor"),
-                  from_status: eb.ref("excluded.from_status"),
-                  to_status: eb.ref("excluded.to_status"),
-                  reason: eb.ref("excluded.reason"),
-                  version: eb.ref("excluded.version"),
-                  write_rank: eb.ref("excluded.write_rank"),
-                }))
-                .whereRef("order_timeline.write_rank", "<", "excluded.write_rank"),
-            )
-            .compile(),
+          statement(`order_timeline:${batch.length}`, batch, (rows) =>
+            db
+              .insertInto("order_timeline")
+              .values(rows)
+              .onConflict((oc) =>
+                oc
+                  .columns(["order_id", "sequence"])
+                  .doUpdateSet((eb) => ({
+                    time: eb.ref("excluded.time"),
+                    actor: eb.ref("excluded.actor"),
+                    from_status: eb.ref("excluded.from_status"),
+                    to_status: eb.ref("excluded.to_status"),
+                    reason: eb.ref("excluded.reason"),
+                    version: eb.ref("excluded.version"),
+                    write_rank: eb.ref("excluded.write_rank"),
+                  }))
+                  .whereRef("order_timeline.write_rank", "<", "excluded.write_rank"),
+              )
+              .compile(),
+          ),
         );
       }
 
       // The version history keeps one snapshot per version: the first saved,
       // unless a later attempt of the workflow task outranks it. After the
       // upsert, so that the order row its foreign key needs exists.
-      const version = db
-        .insertInto("order_versions")
-        .values({
-          order_id: order.orderId,
-          version: order.version,
-          snapshot: row.snapshot,
-          write_rank: rank,
-        })
-        .onConflict((oc) =>
-          oc
-            .columns(["order_id", "version"])
-            .doUpdateSet((eb) => ({
-              snapshot: eb.ref("excluded.snapshot"),
-              write_rank: eb.ref("excluded.write_rank"),
-            }))
-            .whereRef("order_versions.write_rank", "<", "excluded.write_rank"),
-        )
-        .compile();
+      const versionRow = {
+        order_id: order.orderId,
+        version: order.version,
+        snapshot: row.snapshot,
+        write_rank: rank,
+      };
+      const version = statement("order_versions", versionRow, (values) =>
+        db
+          .insertInto("order_versions")
+          .values(values)
+          .onConflict((oc) =>
+            oc
+              .columns(["order_id", "version"])
+              .doUpdateSet((eb) => ({
+                snapshot: eb.ref("excluded.snapshot"),
+                write_rank: eb.ref("excluded.write_rank"),
+              }))
+              .whereRef("order_versions.write_rank", "<", "excluded.write_rank"),
+          )
+          .compile(),
+      );
 
       // Shipment owners, deduplicated and in ascending id order (same lock
       // order for every writer); a known id keeps its first owner.
@@ -295,11 +305,13 @@ export function createKyselyOrderStore(
         }));
       for (const batch of inBatches(shipments)) {
         inserts.push(
-          db
-            .insertInto("shipments")
-            .values(batch)
-            .onConflict((oc) => oc.column("shipment_id").doNothing())
-            .compile(),
+          statement(`shipments:${batch.length}`, batch, (rows) =>
+            db
+              .insertInto("shipments")
+              .values(rows)
+              .onConflict((oc) => oc.column("shipment_id").doNothing())
+              .compile(),
+          ),
         );
       }
 
@@ -322,11 +334,13 @@ export function createKyselyOrderStore(
         }));
       for (const batch of inBatches(messages)) {
         inserts.push(
-          db
-            .insertInto("notification_outbox")
-            .values(batch)
-            .onConflict((oc) => oc.column("message_id").doNothing())
-            .compile(),
+          statement(`notification_outbox:${batch.length}`, batch, (rows) =>
+            db
+              .insertInto("notification_outbox")
+              .values(rows)
+              .onConflict((oc) => oc.column("message_id").doNothing())
+              .compile(),
+          ),
         );
       }
 
@@ -339,54 +353,73 @@ export function createKyselyOrderStore(
       // has committed (see sequenceOrderEvents), so no write waits for another
       // order's commit.
       const summary = summarizeChange(order, entries);
-      const noEventYet = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId} and e.version >= ${order.version})`;
-      const takePosition = sql`
+      const event = {
+        orderId: order.orderId,
+        version: order.version,
+        rank,
+        type: summary.type,
+        previousStatus: summary.previousStatus,
+        reasons: JSON.stringify(summary.reasons),
+      };
+      const noEventYet = (e: typeof event) =>
+        sql`not exists (select 1 from order_events e where e.order_id = ${e.orderId} and e.version >= ${e.version})`;
+      const takePosition = positionNow
+        ? [
+            statement("order_event_sequence", event, (e) =>
+              sql`
         update order_event_sequence set last_position = last_position + 1
         where id = 1
-          and exists (select 1 from orders o where o.order_id = ${order.orderId} and o.version = ${order.version})
-          and ${noEventYet}`.compile(db);
-      const firstEvent = sql`not exists (select 1 from order_events e where e.order_id = ${order.orderId})`;
-      const appendEvent = sql`
+          and exists (select 1 from orders o where o.order_id = ${e.orderId} and o.version = ${e.version})
+          and ${noEventYet(e)}`.compile(db),
+            ),
+          ]
+        : [];
+      const appendEvent = statement("order_events", event, (e) => {
+        const firstEvent = sql`not exists (select 1 from order_events e where e.order_id = ${e.orderId})`;
+        return sql`
         insert into order_events
           (position, order_id, sequence, version, type, time, previous_status, reasons, snapshot, write_rank)
         select ${positionNow ? sql`s.last_position` : sql`null`}, o.order_id,
                coalesce((select max(e.sequence) from order_events e where e.order_id = o.order_id), 0) + 1,
                o.version,
-               case when ${firstEvent} then 'CREATED' else cast(${summary.type} as text) end,
+               case when ${firstEvent} then 'CREATED' else cast(${e.type} as text) end,
                o.update_time,
-               case when ${firstEvent} then null else cast(${summary.previousStatus} as text) end,
-               cast(${JSON.stringify(summary.reasons)} as text),
+               case when ${firstEvent} then null else cast(${e.previousStatus} as text) end,
+               cast(${e.reasons} as text),
                o.snapshot, o.write_rank
         from order_event_sequence s
-        join orders o on o.order_id = ${order.orderId} and o.version = ${order.version}
-        where s.id = 1 and ${noEventYet}`.compile(db);
+        join orders o on o.order_id = ${e.orderId} and o.version = ${e.version}
+        where s.id = 1 and ${noEventYet(e)}`.compile(db);
+      });
       // A write that outranks the one whose version an event carries (a
       // later attempt of the workflow task that wrote it) corrects that
       // event in place: a consumer reading the log from then on gets the
       // version the order went on with. (One that already received the event
-      // keeps what it got; see docs/design.md.)
-      const correctEvent = sql`
+      // keeps what it got; see docs/design.md.) Rank 0 outranks nothing.
+      const correctEvent = statement("order_events:correct", event, (e) =>
+        sql`
         update order_events
         set snapshot = o.snapshot, time = o.update_time, write_rank = o.write_rank,
-            reasons = cast(${JSON.stringify(summary.reasons)} as text),
+            reasons = cast(${e.reasons} as text),
             -- An order's first event stays CREATED, whichever write it carries.
             type = case when order_events.type = 'CREATED' then order_events.type
-                        else cast(${summary.type} as text) end,
+                        else cast(${e.type} as text) end,
             previous_status = case when order_events.type = 'CREATED' then null
-                                   else cast(${summary.previousStatus} as text) end
+                                   else cast(${e.previousStatus} as text) end
         from orders o
-        where o.order_id = ${order.orderId} and o.version = ${order.version}
-          and o.write_rank = ${rank}
+        where o.order_id = ${e.orderId} and o.version = ${e.version}
+          and o.write_rank = ${e.rank}
           and order_events.order_id = o.order_id and order_events.version = o.version
-          and order_events.write_rank < o.write_rank`.compile(db);
+          and order_events.write_rank < o.write_rank`.compile(db),
+      );
 
       const [upserted] = await runWriteTransaction([
         upsert,
         version,
         ...inserts,
-        ...(positionNow ? [takePosition] : []),
+        ...takePosition,
         appendEvent,
-        correctEvent,
+        ...(rank > 0 ? [correctEvent] : []),
       ]);
       return { applied: (upserted?.rows.length ?? 0) > 0 };
     },
