@@ -89,14 +89,24 @@ export function startNotificationDispatcher(
   /** Sent messages not yet deleted: deleted together, one statement per loop turn. */
   let delivered: string[] = [];
   let stopped = false;
-  /** Set by wake() and by finished sends: look again before sleeping. */
+  /** Set by wake() and by finished sends: take another turn before sleeping. */
   let kicked = false;
+  /**
+   * Set by wake(), and by a finished send while the last claim was full:
+   * something may be due that the last claim did not take. A send that
+   * finishes otherwise only has its message deleted; what may have become due
+   * meanwhile (retries, other writers' messages) waits for the next poll.
+   */
+  let claimWanted = true;
+  /** The last claim took as many messages as it asked for. */
+  let lastClaimFull = false;
   /** Ends the current sleep early. */
   let interrupt = new AbortController();
   let claimFailures = 0;
 
-  const kick = (): void => {
+  const kick = (claim: boolean): void => {
     kicked = true;
+    if (claim) claimWanted = true;
     interrupt.abort();
   };
 
@@ -194,7 +204,7 @@ export function startNotificationDispatcher(
       })
       .finally(() => {
         inFlight.delete(running);
-        kick();
+        kick(lastClaimFull);
       });
     inFlight.add(running);
   }
@@ -206,13 +216,16 @@ export function startNotificationDispatcher(
       await completeDelivered();
       const free = concurrency - inFlight.size;
       let claimed = 0;
-      if (free > 0) {
+      const due = claimWanted || Date.now() - lastClaim >= pollIntervalMs;
+      if (free > 0 && due) {
         const gap = lastClaim + claimIntervalMs - Date.now();
         if (gap > 0) await sleep(gap);
         lastClaim = Date.now();
+        claimWanted = false;
         try {
           const batch = await store.claimOutbox({ limit: free, leaseMs });
           claimed = batch.length;
+          lastClaimFull = claimed === free;
           claimFailures = 0;
           for (const message of batch) start(message);
         } catch (err) {
@@ -231,7 +244,10 @@ export function startNotificationDispatcher(
       // A wake between the check above and here aborted the old controller;
       // kicked tells.
       if (kicked) continue;
-      await sleep(pollIntervalMs, undefined, { signal: interrupt.signal }).catch(() => {});
+      // Every slot busy: a finished send wakes the loop.
+      const untilPoll =
+        free > 0 ? Math.max(0, lastClaim + pollIntervalMs - Date.now()) : pollIntervalMs;
+      await sleep(untilPoll, undefined, { signal: interrupt.signal }).catch(() => {});
     }
   }
 
@@ -240,7 +256,7 @@ export function startNotificationDispatcher(
 
   return {
     wake() {
-      if (!stopped) kick();
+      if (!stopped) kick(true);
     },
     stop() {
       stopping ??= (async () => {

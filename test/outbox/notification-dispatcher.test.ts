@@ -247,6 +247,52 @@ describe("notification dispatcher", () => {
     expect(await store.countDeadLetters()).toBe(0);
   });
 
+  it("claims when woken or while claims come back full, not after every send", async () => {
+    const inner = await sqliteDatabase().open();
+    let claims = 0;
+    const store: OrderStore = {
+      ...inner,
+      claimOutbox(options) {
+        claims++;
+        return inner.claimOutbox(options);
+      },
+    };
+    const { clients, sends } = countingClients();
+    // No poll to speak of: a wake and full claims are all that can deliver in time.
+    const few = startDispatcher({ store, clients, pollIntervalMs: 60_000, concurrency: 2 });
+    const { saveOrder } = createReadModelActivities(store, () => few.wake());
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const messages = ["a", "b", "c", "d", "e"].map((f) =>
+      notification(order, "SHIPMENT_DISPATCHED", f, { shipment_id: `shp_${f}` }),
+    );
+    await saveOrder({ order, entries: [], notifications: messages });
+    // Two at a time: each freed slot after a full claim claims again.
+    await waitFor("all five notifications", () => sentFor(order.orderId).length === 5);
+    await waitFor("the outbox to drain", () => outboxDrained(inner));
+    await few.stop();
+    expect(sends.total()).toBe(5);
+
+    // Room for all: one claim takes them, and their finished sends claim no more.
+    claims = 0;
+    const many = startDispatcher({ store, clients, pollIntervalMs: 60_000, concurrency: 32 });
+    await waitFor("the start claim", () => claims === 1);
+    const next = makeOrder(uniqueId("order"), order.customerId);
+    await saveOrder({
+      order: next,
+      entries: [],
+      notifications: messages.map((m) => ({
+        ...m,
+        orderId: next.orderId,
+        messageId: notificationKey(next.orderId, m.kind, m.subject),
+      })),
+    });
+    many.wake();
+    await waitFor("all five notifications", () => sentFor(next.orderId).length === 5);
+    await waitFor("the outbox to drain", () => outboxDrained(inner));
+    await many.stop();
+    expect(claims).toBe(2);
+  });
+
   it("keeps retrying through an outage and delivers once the service is back", async () => {
     const store = await sqliteDatabase().open();
     const { clients, sends } = countingClients();
