@@ -32,6 +32,23 @@ describe("EncryptionCodec", () => {
     const plain = defaultPayloadConverter.toPayload(customer);
     const [one, two] = await codec.encode([plain, plain]);
     expect(Buffer.from(one?.data ?? []).equals(Buffer.from(two?.data ?? []))).toBe(false);
+    // Across calls and past every refill of the IV pool (256 at a time):
+    // no IV twice, and every payload decodes with the IV it was given.
+    const many = (
+      await Promise.all(Array.from({ length: 5 }, () => codec.encode(Array(150).fill(plain))))
+    ).flat();
+    const ivs = new Set(
+      many.map((p) =>
+        Buffer.from(p.data ?? [])
+          .subarray(0, 12)
+          .toString("hex"),
+      ),
+    );
+    expect(ivs.size).toBe(750);
+    const decoded = await codec.decode(many);
+    expect(decoded.map((p) => defaultPayloadConverter.fromPayload(p))).toEqual(
+      Array(750).fill(customer),
+    );
   });
 
   it("after rotation encrypts with the new key and still decrypts the old one's payloads", async () => {
