@@ -102,7 +102,7 @@ export function createKyselyOrderStore(
   let closing: Promise<void> | undefined;
   // See saveOrder's event and sequenceOrderEvents.
   const positionNow = options.dialect === "sqlite";
-  // saveOrder's statements, compiled once per shape.
+  // The statements of every write (saveOrder, claimOutbox), compiled once per shape.
   const statement = createStatementCache();
 
   /**
@@ -573,31 +573,36 @@ export function createKyselyOrderStore(
       // a LIMIT under FOR UPDATE then let one claim take more than `limit`.
       // SQLite: the statement runs in a write transaction (BEGIN IMMEDIATE),
       // so claims are serialized anyway.
-      const claim = db
-        .with(
-          (cte) => cte("due").materialized(),
-          (qb) =>
-            qb
-              .selectFrom("notification_outbox")
-              .select("message_id")
-              .where("dead_letter_time", "is", null)
-              .where("available_at", "<=", dueBy)
-              .orderBy("available_at")
-              .orderBy("message_id")
-              .limit(limit)
-              .$if(options.dialect === "postgres", (select) => select.forUpdate().skipLocked()),
-        )
-        .updateTable("notification_outbox")
-        .set((eb) => ({
-          attempts: eb("attempts", "+", 1),
-          available_at: leaseUntil,
-          claim_token: claimToken,
-        }))
-        .where("message_id", "in", (eb) => eb.selectFrom("due").select("due.message_id"))
-        .where("dead_letter_time", "is", null)
-        .where("available_at", "<=", dueBy)
-        .returningAll()
-        .compile();
+      const claim = statement(
+        "notification_outbox:claim",
+        { dueBy, limit, leaseUntil, claimToken },
+        (v) =>
+          db
+            .with(
+              (cte) => cte("due").materialized(),
+              (qb) =>
+                qb
+                  .selectFrom("notification_outbox")
+                  .select("message_id")
+                  .where("dead_letter_time", "is", null)
+                  .where("available_at", "<=", v.dueBy)
+                  .orderBy("available_at")
+                  .orderBy("message_id")
+                  .limit(v.limit)
+                  .$if(options.dialect === "postgres", (select) => select.forUpdate().skipLocked()),
+            )
+            .updateTable("notification_outbox")
+            .set({
+              attempts: sql<number>`attempts + 1`,
+              available_at: v.leaseUntil,
+              claim_token: v.claimToken,
+            })
+            .where("message_id", "in", (eb) => eb.selectFrom("due").select("due.message_id"))
+            .where("dead_letter_time", "is", null)
+            .where("available_at", "<=", v.dueBy)
+            .returningAll()
+            .compile(),
+      );
       const [result] = await runWriteTransaction([claim]);
       const rows = (result?.rows ?? []) as OutboxRow[];
       return rows
