@@ -73,6 +73,18 @@ const READS = intEnv("BENCH_READS", 500);
  * are rounded up by at most one poll.
  */
 const WATCH_POLL_MS = intEnv("BENCH_WATCH_POLL_MS", 200);
+/**
+ * Extra environment for every oms process, `NAME=value` separated by spaces
+ * (BENCH_PROCESS_ENV="OMS_HEAP_GROWING_PERCENT=0 MALLOC_ARENA_MAX=2"): to
+ * measure a setting side by side with the defaults. The bench's own OMS_*
+ * variables are not passed on; these are, and the table's header shows them.
+ */
+const PROCESS_ENV_EXTRA: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_PROCESS_ENV ?? "")
+    .split(/\s+/)
+    .filter((kv) => kv.includes("="))
+    .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
 
 /** The targets, per two-fulfillment order where it applies (from our issue). */
 const TARGET = {
@@ -185,6 +197,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
         }
       : {}),
     ...extra,
+    ...PROCESS_ENV_EXTRA,
   };
 }
 
@@ -192,6 +205,20 @@ const BENCH_PAYLOAD_KEYS = JSON.stringify({
   activeKeyId: "bench",
   keys: { bench: randomBytes(32).toString("base64") },
 });
+
+/** Environment variables that change how node or glibc run a process, passed on to the oms processes. */
+const PROCESS_ENV = ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "UV_THREADPOOL_SIZE"];
+
+/** The heap growth an oms process reports at start (src/cmd/heap-growth.ts), as one short string. */
+function heapGrowthOf(s: Spawned): Promise<string> {
+  return s.waitForLine(/"V8 heap growth"/, 60_000).then(
+    (line) => {
+      const g = JSON.parse(line).heapGrowth as { source: string; percent?: number; flag?: string };
+      return g.percent !== undefined ? `${g.percent} %` : (g.flag ?? g.source);
+    },
+    () => "not reported",
+  );
+}
 
 /** Processes stopped on purpose before the end (their exit is no failure). */
 const retired = new Set<Spawned>();
@@ -355,7 +382,9 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     // Only shortens the bench's own shutdown; no call is in flight by then.
     OMS_API_SHUTDOWN_GRACE_MS: "2000",
   });
+  const apiHeapGrowth = heapGrowthOf(api);
   await api.waitForLine(/API server listening/, 30_000);
+  let workerHeapGrowth: Promise<string> | undefined;
   const startWorker = async () => {
     const w = start("oms worker", [oms, "worker"], {
       TEMPORAL_ADDRESS: address,
@@ -364,6 +393,7 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
       OMS_SHIPPING_URL: refsUrl,
       OMS_NOTIFICATIONS_URL: refsUrl,
     });
+    workerHeapGrowth ??= heapGrowthOf(w);
     await w.waitForLine(/worker polling/, 60_000);
     return w;
   };
@@ -700,6 +730,17 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg(),
     clockTicks: CLOCK_TICKS,
+    // What the oms processes ran with: oms's own settings as they logged
+    // them, and what this environment passed on to them (production runs
+    // without any of these unless its deployment sets them).
+    processes: {
+      node: process.version,
+      heapGrowth: { api: await apiHeapGrowth, worker: await workerHeapGrowth },
+      env: {
+        ...Object.fromEntries(PROCESS_ENV.map((k) => [k, process.env[k] ?? "unset"])),
+        ...PROCESS_ENV_EXTRA,
+      },
+    },
   };
 
   // 9. The table.
@@ -892,11 +933,18 @@ function printTable(rows: Row[], figures: Record<string, unknown>): void {
   const line = (cells: string[]) =>
     `${cells.map((c, i) => (i < w.length ? c.padEnd(w[i] as number) : c)).join(" ")}`.trimEnd();
   const out: string[] = [""];
-  const machine = figures.machine as { cores: number; loadAverageAtStart: number[] };
+  const machine = figures.machine as {
+    cores: number;
+    loadAverageAtStart: number[];
+    processes: { node: string; heapGrowth: Record<string, string>; env: Record<string, string> };
+  };
+  const procs = machine.processes;
+  const procEnv = Object.entries(procs.env).map(([k, v]) => `${k} ${v}`);
   const tput = figures.throughput as { otherProcessesCores: number };
   out.push(
     `oms bench: Temporal dev server (SQLite WAL, synchronous=normal, transferProcessorMaxPollRPS=1000) + node dist/src/cmd/oms.js reference-services | api | worker`,
     `  ${machine.cores} cores; load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}; other processes used ${tput.otherProcessesCores.toFixed(2)} cores during the throughput run`,
+    `  oms processes: node ${procs.node}, V8 heap growth api ${procs.heapGrowth.api} / worker ${procs.heapGrowth.worker}; ${procEnv.join(", ")}`,
     `  API WatchOrder poll ${WATCH_POLL_MS} ms; reference OMS = Temporal's Go reference app on this machine kind, 2026-11-29, same flags (constants)`,
     "",
     line(["figure", "measured", "target", "reference OMS", ""]),

@@ -17,6 +17,7 @@ import type { Logger } from "pino";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import type { NatsServer } from "../events/nats-server.js";
 import { type DevServer, startDevServer } from "../temporal/dev-server.js";
+import { applyHeapGrowth } from "./heap-growth.js";
 import { createLogger } from "./logger.js";
 import type { DevSecurity } from "./security-setup.js";
 import { createTemporalRuntimeLogger } from "./temporal-runtime-logger.js";
@@ -298,7 +299,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // First, before the commands' modules fill the heap.
+  const heapGrowth = applyHeapGrowth(config.heapGrowingPercent);
   const logger = createLogger(config);
+  logger.info({ heapGrowth }, "V8 heap growth");
   // `oms dev`'s embedded Temporal server boots (a separate process) while this one loads the rest.
   const devServer =
     name === "dev" && config.temporal.address === undefined

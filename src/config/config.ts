@@ -61,6 +61,11 @@ export interface Config {
   /** Rebuildable artifacts, e.g. the workflow bundle. */
   cacheDir: string;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+  /**
+   * How far V8 lets the old generation grow past what survived its last full
+   * collection, in percent (src/cmd/heap-growth.ts); 0: V8's own choice.
+   */
+  heapGrowingPercent: number;
   /** The Prometheus endpoint (src/observability); tracing reads OpenTelemetry's own OTEL_* variables. */
   metrics: {
     host: string;
@@ -179,6 +184,13 @@ export interface FaultSettings {
 }
 
 /**
+ * Measured on `oms api` and `oms worker` under load (docs/operations.md,
+ * "Memory"): V8 otherwise lets the old generation grow to 2–4 times what is
+ * live before it collects it.
+ */
+const DEFAULT_HEAP_GROWING_PERCENT = 30;
+
+/**
  * Fine on one machine; every multi-replica deployment sets its own, shared
  * by all API replicas, so a token from one replica works on the others.
  */
@@ -235,6 +247,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       "debug",
       "trace",
     ] as const),
+    heapGrowingPercent: read.int(
+      "OMS_HEAP_GROWING_PERCENT",
+      DEFAULT_HEAP_GROWING_PERCENT,
+      0,
+      1_000,
+    ),
     metrics: {
       host: read.string("OMS_METRICS_HOST", "0.0.0.0"),
       port: read.optionalPort("OMS_METRICS_PORT"),
