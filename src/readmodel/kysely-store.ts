@@ -163,7 +163,8 @@ export function createKyselyOrderStore(
     });
   }
 
-  return {
+  // Typed with acceptOrder's way into saveOrder, which wrappers of the store do not pass on.
+  const store: OrderStore & { saveOrder: SaveOrderWith } = {
     kind: options.dialect,
 
     async saveOrder(
@@ -766,19 +767,24 @@ export function createKyselyOrderStore(
       if (!Number.isFinite(startGraceMs) || startGraceMs < 0) {
         throw new RangeError(`startGraceMs must be a non-negative number, got ${startGraceMs}`);
       }
-      // First, and failing the whole transaction when the order already has
-      // a fingerprint (a repeated or concurrent submit: on PostgreSQL the
-      // second waits for the first's commit, then fails on the key). An
-      // order accepted before migration 0009 has a row but no fingerprint:
-      // nothing is inserted, and the save below changes nothing (version 1
-      // at rank 0 never replaces a stored version, and the order's event and
-      // timeline entry exist); its accepted notification, if delivered
-      // already, is queued again under its idempotency key (deduplicated by
-      // the notification service).
+      // First. An order accepted since migration 0009 has a fingerprint:
+      // inserting it again fails on the key, and with it the whole
+      // transaction (a repeated or concurrent submit; on PostgreSQL the second
+      // of two concurrent ones waits for the first's commit, then fails). An
+      // order accepted before has a row but no fingerprint: nothing is
+      // inserted, and the save below changes nothing (version 1 at rank 0
+      // never replaces a stored version, and the order's event and timeline
+      // entry exist); only its accepted notification, if already delivered,
+      // is queued again under its idempotency key (the notification service
+      // does not send it twice).
       const submission = sql`
         insert into order_submissions (order_id, fingerprint)
         select ${order.orderId}, ${fingerprint}
-        where not exists (select 1 from orders where order_id = ${order.orderId})`.compile(db);
+        where not exists (
+          select 1 from orders o where o.order_id = ${order.orderId}
+            and not exists (select 1 from order_submissions s where s.order_id = o.order_id))`.compile(
+        db,
+      );
       const record = sql`
         insert into workflow_starts (order_id, fingerprint, request, create_time, available_at)
         select order_id, fingerprint,
@@ -789,7 +795,7 @@ export function createKyselyOrderStore(
         db,
       );
       try {
-        const { applied } = await (this.saveOrder as SaveOrderWith)(
+        const { applied } = await store.saveOrder(
           order,
           entries,
           outbox,
@@ -802,7 +808,7 @@ export function createKyselyOrderStore(
         return { accepted: applied };
       } catch (err) {
         // The key conflict of a repeated submit; anything else is a failure.
-        if ((await this.getOrderVersion(order.orderId)) !== null) return { accepted: false };
+        if ((await store.getOrderVersion(order.orderId)) !== null) return { accepted: false };
         throw err;
       }
     },
@@ -947,6 +953,7 @@ export function createKyselyOrderStore(
       return closing;
     },
   };
+  return store;
 }
 
 /**

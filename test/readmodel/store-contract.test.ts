@@ -1478,6 +1478,12 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(await store.getOrderVersionsAfter("order-dup", 0, 10)).toHaveLength(1);
       expect(await store.listOrderEvents({ afterPosition: 0, limit: 10 })).toHaveLength(1);
 
+      // Again once its workflow has started (the start record is gone): nothing comes back.
+      await store.completeWorkflowStart("order-dup");
+      expect(await store.acceptOrder(first)).toEqual({ accepted: false });
+      expect(await store.getWorkflowStart("order-dup")).toBeNull();
+      expect(await store.getSubmissionFingerprint("order-dup")).toBe(fingerprint);
+
       // An order saved before accept-first (no fingerprint): nothing of the acceptance lands.
       const legacy = makeOrder({ orderId: "order-legacy", version: 4, status: "PROCESSING" });
       const legacyEntries = [makeEntry("order-legacy", 1, { actor: "the first submit" })];
