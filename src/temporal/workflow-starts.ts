@@ -14,7 +14,6 @@
  * with the same submission fingerprint counts as started.
  */
 
-import { AsyncResource } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Client, WorkflowExecutionAlreadyStartedError } from "@temporalio/client";
@@ -45,7 +44,7 @@ export interface WorkflowStarter {
    * fails (the record stays). Concurrent calls for one order share one start.
    */
   start(start: WorkflowStart): Promise<StartOutcome>;
-  /** {@link start} in the background, outside the caller's context; a failure is left to the dispatcher. */
+  /** {@link start} in the background, free of the caller's abort signal; a failure is left to the dispatcher. */
   startSoon(start: WorkflowStart): void;
   /**
    * Starts the order's workflow now if its start is still pending (not
@@ -116,16 +115,18 @@ export function createWorkflowStarter(options: WorkflowStarterOptions): Workflow
     return promise;
   };
 
-  // Bound here, outside any RPC: a background start must not inherit the
-  // calling RPC's Temporal call context (its abort signal).
-  const startSoon = AsyncResource.bind((record: WorkflowStart): void => {
-    start(record).catch((err: unknown) => {
-      logger.warn(
-        { orderId: record.orderId, error: describe(err) },
-        "order workflow not started yet; the start dispatcher retries it",
-      );
-    });
-  });
+  // Not under the calling RPC's abort signal (the RPC has answered and ends
+  // before the start does), but still in its trace.
+  const startSoon = (record: WorkflowStart): void => {
+    client
+      .withAbortSignal(new AbortController().signal, () => start(record))
+      .catch((err: unknown) => {
+        logger.warn(
+          { orderId: record.orderId, error: describe(err) },
+          "order workflow not started yet; the start dispatcher retries it",
+        );
+      });
+  };
 
   return {
     start,
