@@ -4,6 +4,7 @@
  * core bridge, webpack, activities, reference services) it never runs.
  */
 import { setMaxListeners } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client, Connection } from "@temporalio/client";
 import type { Logger } from "pino";
 import { createApiSecurity } from "../api/auth/api-security.js";
@@ -194,9 +195,12 @@ export async function startApi(
       draining.abort();
       monitor.stop();
       await server.close(config.api.shutdownGraceMs);
-      // Starts under way finish; what is left, another process's dispatcher starts.
-      await startDispatcher.stop();
-      await starter.drain();
+      // Starts under way finish (within the grace, should Temporal be away:
+      // what is left, another process's dispatcher starts).
+      await Promise.race([
+        startDispatcher.stop().then(() => starter.drain()),
+        sleep(config.api.shutdownGraceMs, undefined, { ref: false }),
+      ]);
       await probeConnection.close();
       await connection.close();
       await store.close();
