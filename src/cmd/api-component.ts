@@ -4,6 +4,7 @@
  * core bridge, webpack, activities, reference services) it never runs.
  */
 import { setMaxListeners } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client, Connection } from "@temporalio/client";
 import type { Logger } from "pino";
 import { createApiSecurity } from "../api/auth/api-security.js";
@@ -34,12 +35,19 @@ import type { Keyring } from "../temporal/codec/keyring.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderCommands } from "../temporal/order-commands.js";
 import { createReturnCommands } from "../temporal/return-commands.js";
+import {
+  createWorkflowStarter,
+  startWorkflowStartDispatcher,
+  type WorkflowStarter,
+} from "../temporal/workflow-starts.js";
 import { keyringOf, openStore } from "./common-setup.js";
 
 export interface RunningApi {
   server: ApiServer;
   health: HealthStatus;
   store: OrderStore;
+  /** Starts accepted orders' workflows; `whenStarted` tells when an order's has been. */
+  starter: Pick<WorkflowStarter, "whenStarted">;
   stop(): Promise<void>;
 }
 
@@ -72,7 +80,17 @@ export async function startApi(
     interceptors: temporalClientInterceptors(),
     dataConverter: payloadDataConverter(keyring),
   });
+  const starter = createWorkflowStarter({ client, store, logger });
+  // Starts what accepting processes left over (they died, or Temporal was away).
+  const startDispatcher = startWorkflowStartDispatcher({
+    store,
+    starter,
+    logger,
+    pollIntervalMs: Math.min(1_000, Math.max(100, config.api.workflowStartGraceMs)),
+  });
   const commands = createOrderCommands({
+    starter,
+    startGraceMs: config.api.workflowStartGraceMs,
     client,
     store,
     taskQueue: config.temporal.taskQueue,
@@ -170,12 +188,19 @@ export async function startApi(
     server,
     health,
     store,
+    starter,
     async stop() {
       // Tell load balancers first, end long-lived streams, then drain calls.
       health.shutdown();
       draining.abort();
       monitor.stop();
       await server.close(config.api.shutdownGraceMs);
+      // Starts under way finish (within the grace, should Temporal be away:
+      // what is left, another process's dispatcher starts).
+      await Promise.race([
+        startDispatcher.stop().then(() => starter.drain()),
+        sleep(config.api.shutdownGraceMs, undefined, { ref: false }),
+      ]);
       await probeConnection.close();
       await connection.close();
       await store.close();

@@ -34,6 +34,11 @@ export interface Config {
     health: boolean;
     /** How often dependencies (Temporal, the store) are probed for health. */
     healthProbeIntervalMs: number;
+    /**
+     * How long an accepted order's workflow start is left to the API process
+     * that accepted it before the start dispatcher of any API process takes it.
+     */
+    workflowStartGraceMs: number;
   };
   temporal: {
     /** Unset: `oms dev` starts an embedded dev server. */
@@ -217,6 +222,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       reflection: read.bool("OMS_API_REFLECTION", true),
       health: read.bool("OMS_API_HEALTH", true),
       healthProbeIntervalMs: read.int("OMS_API_HEALTH_PROBE_INTERVAL_MS", 5_000, 100, 600_000),
+      workflowStartGraceMs: read.int("OMS_WORKFLOW_START_GRACE_MS", 2_000, 0, 600_000),
     },
     temporal: {
       address: read.optional("TEMPORAL_ADDRESS"),

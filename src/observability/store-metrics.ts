@@ -39,9 +39,26 @@ export function withStoreMetrics(store: OrderStore): OrderStore {
       readModelWriteDuration.observe({ outcome }, secondsSince(started));
     }
   };
+  // SubmitOrder's write of version 1, counted as saveOrder counts it.
+  const acceptOrder: OrderStore["acceptOrder"] = async (acceptance) => {
+    const started = performance.now();
+    let outcome = "error";
+    try {
+      const result = await store.acceptOrder(acceptance);
+      outcome = result.accepted ? "applied" : "unchanged";
+      if (result.accepted) countOutcome(acceptance.order, acceptance.entries);
+      return result;
+    } finally {
+      readModelWriteDuration.observe({ outcome }, secondsSince(started));
+    }
+  };
   return new Proxy(store, {
     get: (target, property, receiver) =>
-      property === "saveOrder" ? saveOrder : Reflect.get(target, property, receiver),
+      property === "saveOrder"
+        ? saveOrder
+        : property === "acceptOrder"
+          ? acceptOrder
+          : Reflect.get(target, property, receiver),
   });
 }
 

@@ -15,17 +15,26 @@ import { createPageTokenCodec, type PageFilter } from "./page-token.js";
 import { createStatementCache } from "./statement-cache.js";
 import {
   type ClaimedOutboxMessage,
+  type ClaimedWorkflowStart,
   type DeadLetterOutboxMessage,
   effectivePageSize,
   type ListOrdersPage,
   type ListOrdersQuery,
   type OrderStore,
   type OutboxMessage,
+  type ParkedWorkflowStart,
   type SaveOrderOptions,
   type SaveOrderResult,
   type ShipmentOwner,
+  type WorkflowStart,
+  type WorkflowStartRequest,
 } from "./store.js";
-import type { NotificationOutboxTable, ReadModelDatabase, ReadModelDialect } from "./tables.js";
+import type {
+  NotificationOutboxTable,
+  ReadModelDatabase,
+  ReadModelDialect,
+  WorkflowStartsTable,
+} from "./tables.js";
 
 /**
  * Runs compiled statements, in order, in one transaction, and returns their
@@ -84,6 +93,15 @@ function slaColumns(order: Order): { sla_at_risk_time: string | null; sla_breach
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** saveOrder with the statements acceptOrder runs in its transaction. */
+type SaveOrderWith = (
+  order: Order,
+  entries: readonly TimelineEntry[],
+  outbox: readonly OutboxMessage[],
+  options: SaveOrderOptions,
+  extra: { before?: CompiledQuery[]; after?: CompiledQuery[] },
+) => Promise<SaveOrderResult>;
 
 /** Wraps a migrated database in the {@link OrderStore} interface; `close` destroys `db`. */
 export function createKyselyOrderStore(
@@ -148,7 +166,8 @@ export function createKyselyOrderStore(
     });
   }
 
-  return {
+  // Typed with acceptOrder's way into saveOrder, which wrappers of the store do not pass on.
+  const store: OrderStore & { saveOrder: SaveOrderWith } = {
     kind: options.dialect,
 
     async saveOrder(
@@ -156,6 +175,8 @@ export function createKyselyOrderStore(
       entries: readonly TimelineEntry[],
       outbox: readonly OutboxMessage[] = [],
       options: SaveOrderOptions = {},
+      // acceptOrder's statements, run in the same transaction around these.
+      extra: { before?: CompiledQuery[]; after?: CompiledQuery[] } = {},
     ): Promise<SaveOrderResult> {
       const rank = options.writeRank ?? 0;
       if (!Number.isSafeInteger(rank) || rank < 0) {
@@ -413,15 +434,18 @@ export function createKyselyOrderStore(
           and order_events.write_rank < o.write_rank`.compile(db),
       );
 
-      const [upserted] = await runWriteTransaction([
+      const before = extra.before ?? [];
+      const results = await runWriteTransaction([
+        ...before,
         upsert,
         version,
         ...inserts,
         ...takePosition,
         appendEvent,
         ...(rank > 0 ? [correctEvent] : []),
+        ...(extra.after ?? []),
       ]);
-      return { applied: (upserted?.rows.length ?? 0) > 0 };
+      return { applied: (results[before.length]?.rows.length ?? 0) > 0 };
     },
 
     async getOrder(orderId) {
@@ -769,6 +793,193 @@ export function createKyselyOrderStore(
       return Number(result?.numAffectedRows ?? 0) > 0;
     },
 
+    async acceptOrder({
+      order,
+      entries,
+      outbox,
+      fingerprint,
+      start,
+      startGraceMs = 0,
+      now = new Date(),
+    }) {
+      if (!Number.isFinite(startGraceMs) || startGraceMs < 0) {
+        throw new RangeError(`startGraceMs must be a non-negative number, got ${startGraceMs}`);
+      }
+      // First. An order accepted since migration 0009 has a fingerprint:
+      // inserting it again fails on the key, and with it the whole
+      // transaction (a repeated or concurrent submit; on PostgreSQL the second
+      // of two concurrent ones waits for the first's commit, then fails). An
+      // order accepted before has a row but no fingerprint: nothing is
+      // inserted, and the save below changes nothing (version 1 at rank 0
+      // never replaces a stored version, and the order's event and timeline
+      // entry exist); only its accepted notification, if already delivered,
+      // is queued again under its idempotency key (the notification service
+      // does not send it twice).
+      const submission = sql`
+        insert into order_submissions (order_id, fingerprint)
+        select ${order.orderId}, ${fingerprint}
+        where not exists (
+          select 1 from orders o where o.order_id = ${order.orderId}
+            and not exists (select 1 from order_submissions s where s.order_id = o.order_id))`.compile(
+        db,
+      );
+      const record = sql`
+        insert into workflow_starts (order_id, fingerprint, request, create_time, available_at)
+        select order_id, fingerprint,
+               cast(${JSON.stringify(start)} as ${options.dialect === "postgres" ? sql`jsonb` : sql`text`}),
+               ${isoTime(now, "now")},
+               ${isoTime(new Date(now.getTime() + startGraceMs), "now + startGraceMs")}
+        from order_submissions where order_id = ${order.orderId} and fingerprint = ${fingerprint}`.compile(
+        db,
+      );
+      try {
+        const { applied } = await store.saveOrder(
+          order,
+          entries,
+          outbox,
+          {},
+          {
+            before: [submission],
+            after: [record],
+          },
+        );
+        return { accepted: applied };
+      } catch (err) {
+        // The key conflict of a repeated submit; anything else is a failure.
+        if ((await store.getOrderVersion(order.orderId)) !== null) return { accepted: false };
+        throw err;
+      }
+    },
+
+    async getSubmissionFingerprint(orderId) {
+      const row = await db
+        .selectFrom("order_submissions")
+        .select("fingerprint")
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row?.fingerprint ?? null;
+    },
+
+    async getWorkflowStart(orderId) {
+      const row = await db
+        .selectFrom("workflow_starts")
+        .selectAll()
+        .where("order_id", "=", orderId)
+        .executeTakeFirst();
+      return row === undefined ? null : { ...workflowStart(row), parked: row.parked_time !== null };
+    },
+
+    async claimWorkflowStarts({ limit, leaseMs, now = new Date() }) {
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      const dueBy = isoTime(now, "now");
+      const leaseUntil = leaseEnd(now, leaseMs);
+      const claimToken = randomUUID();
+      // As claimOutbox: a materialized pick, rows locked and skipped on PostgreSQL.
+      const claim = db
+        .with(
+          (cte) => cte("due").materialized(),
+          (qb) =>
+            qb
+              .selectFrom("workflow_starts")
+              .select("order_id")
+              .where("parked_time", "is", null)
+              .where("available_at", "<=", dueBy)
+              .orderBy("available_at")
+              .orderBy("order_id")
+              .limit(limit)
+              .$if(options.dialect === "postgres", (select) => select.forUpdate().skipLocked()),
+        )
+        .updateTable("workflow_starts")
+        .set((eb) => ({
+          attempts: eb("attempts", "+", 1),
+          available_at: leaseUntil,
+          claim_token: claimToken,
+        }))
+        .where("order_id", "in", (eb) => eb.selectFrom("due").select("due.order_id"))
+        .where("parked_time", "is", null)
+        .where("available_at", "<=", dueBy)
+        .returningAll()
+        .compile();
+      const [result] = await runWriteTransaction([claim]);
+      const rows = (result?.rows ?? []) as WorkflowStartRow[];
+      return rows
+        .map(
+          (row): ClaimedWorkflowStart => ({
+            ...workflowStart(row),
+            attempts: Number(row.attempts),
+            claimToken,
+            lastError: row.last_error,
+          }),
+        )
+        .sort((a, b) => compareIds(a.orderId, b.orderId));
+    },
+
+    async completeWorkflowStart(orderId) {
+      await runWriteTransaction([
+        db.deleteFrom("workflow_starts").where("order_id", "=", orderId).compile(),
+      ]);
+    },
+
+    async retryWorkflowStart(claim, { error, notBefore }) {
+      const [result] = await runWriteTransaction([
+        db
+          .updateTable("workflow_starts")
+          .set({
+            available_at: isoTime(notBefore, "notBefore"),
+            claim_token: null,
+            last_error: error,
+          })
+          .where("order_id", "=", claim.orderId)
+          .where("claim_token", "=", claim.claimToken)
+          .where("parked_time", "is", null)
+          .compile(),
+      ]);
+      return Number(result?.numAffectedRows ?? 0) > 0;
+    },
+
+    async parkWorkflowStart(orderId, error, now = new Date()) {
+      const [result] = await runWriteTransaction([
+        db
+          .updateTable("workflow_starts")
+          .set({ parked_time: isoTime(now, "now"), claim_token: null, last_error: error })
+          .where("order_id", "=", orderId)
+          .where("parked_time", "is", null)
+          .compile(),
+      ]);
+      return Number(result?.numAffectedRows ?? 0) > 0;
+    },
+
+    async listParkedWorkflowStarts({ limit = 100 } = {}): Promise<ParkedWorkflowStart[]> {
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+      }
+      const rows = await db
+        .selectFrom("workflow_starts")
+        .selectAll()
+        .where("parked_time", "is not", null)
+        .orderBy("parked_time")
+        .orderBy("order_id")
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        ...workflowStart(row),
+        attempts: Number(row.attempts),
+        lastError: row.last_error,
+        parkedTime: row.parked_time ?? "",
+      }));
+    },
+
+    async countPendingWorkflowStarts() {
+      const row = await db
+        .selectFrom("workflow_starts")
+        .select((eb) => eb.fn.countAll().as("count"))
+        .where("parked_time", "is", null)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -780,6 +991,7 @@ export function createKyselyOrderStore(
       return closing;
     },
   };
+  return store;
 }
 
 /**
@@ -798,6 +1010,21 @@ function sortableTime(value: string, field: string, orderId: string): string {
     );
   }
   return normalized;
+}
+
+/** A row of the workflow starts as read back. */
+type WorkflowStartRow = Selectable<WorkflowStartsTable>;
+
+function workflowStart(row: WorkflowStartRow): WorkflowStart {
+  return {
+    orderId: row.order_id,
+    fingerprint: row.fingerprint,
+    // Text on SQLite, parsed jsonb on PostgreSQL.
+    request: (typeof row.request === "string"
+      ? JSON.parse(row.request)
+      : row.request) as WorkflowStartRequest,
+    createTime: row.create_time,
+  };
 }
 
 /** A row of the outbox as read back. */

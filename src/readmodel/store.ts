@@ -99,6 +99,65 @@ export interface ClaimOutboxOptions {
 }
 
 /**
+ * What starting an order's workflow takes, recorded at acceptance: plain JSON,
+ * passed to `client.workflow.start` as it is.
+ */
+export interface WorkflowStartRequest {
+  workflowType: string;
+  workflowId: string;
+  taskQueue: string;
+  args: unknown[];
+  memo: Record<string, unknown>;
+}
+
+/** A workflow start still to make; see {@link OrderStore.acceptOrder}. */
+export interface WorkflowStart {
+  orderId: string;
+  /** The submission fingerprint, also in `request.memo`. */
+  fingerprint: string;
+  request: WorkflowStartRequest;
+  /** ISO-8601 (UTC), when the order was accepted. */
+  createTime: string;
+}
+
+/** A workflow start claimed by {@link OrderStore.claimWorkflowStarts}. */
+export interface ClaimedWorkflowStart extends WorkflowStart {
+  /** Claims so far, this one included. */
+  attempts: number;
+  /** Identifies this claim; retry and park apply only while it is the current one. */
+  claimToken: string;
+  /** The error of the previous attempt; empty on the first. */
+  lastError: string;
+}
+
+/** A start given up on; see {@link OrderStore.parkWorkflowStart}. */
+export interface ParkedWorkflowStart extends WorkflowStart {
+  attempts: number;
+  lastError: string;
+  /** ISO-8601 (UTC), when it was parked. */
+  parkedTime: string;
+}
+
+/** What {@link OrderStore.acceptOrder} records. */
+export interface OrderAcceptance {
+  /** Version 1. */
+  order: Order;
+  entries: readonly TimelineEntry[];
+  outbox: readonly OutboxMessage[];
+  /** The submission fingerprint, kept for good (idempotency of SubmitOrder). */
+  fingerprint: string;
+  /** The workflow start to make. */
+  start: WorkflowStartRequest;
+  /**
+   * How long the start record is left to the accepting process before any
+   * start dispatcher may claim it. Default 0.
+   */
+  startGraceMs?: number;
+  /** The writer's clock; `new Date()` by default. */
+  now?: Date;
+}
+
+/**
  * ListOrders' SLA filter, judged at query time from the orders' SLA columns:
  * AT_RISK, the clock is running and its current stage's at-risk time has
  * passed; BREACHED, some stage was breached.
@@ -328,6 +387,61 @@ export interface OrderStore {
     leaseMs: number,
     now?: Date,
   ): Promise<boolean>;
+
+  /**
+   * Accept-first SubmitOrder: in one transaction, stores `order` (as
+   * {@link saveOrder} with rank 0 would: snapshot, version history, timeline
+   * entries, outbox messages, event), the submission fingerprint, and a
+   * workflow start record (see {@link claimWorkflowStarts}), due after
+   * `startGraceMs`. Writes nothing when the order already exists (whether
+   * or not it has a fingerprint): judge that with
+   * {@link getSubmissionFingerprint}.
+   *
+   * @returns accepted false when the order already existed.
+   */
+  acceptOrder(acceptance: OrderAcceptance): Promise<{ accepted: boolean }>;
+
+  /** The fingerprint its acceptance recorded; null for an unknown order or one accepted before migration 0009. */
+  getSubmissionFingerprint(orderId: string): Promise<string | null>;
+
+  /** The order's workflow start record if its workflow has not been started yet (parked ones too), else null. */
+  getWorkflowStart(orderId: string): Promise<(WorkflowStart & { parked: boolean }) | null>;
+
+  /**
+   * Claims up to `limit` workflow starts that are due (the grace after
+   * acceptance over, a retry time reached, or a previous claim's lease over),
+   * oldest due first, for `leaseMs`, like {@link claimOutbox}. Parked starts
+   * are never claimed.
+   */
+  claimWorkflowStarts(options: ClaimOutboxOptions): Promise<ClaimedWorkflowStart[]>;
+
+  /** Deletes the start record: the workflow exists. Whoever holds it; unknown ids are ignored. */
+  completeWorkflowStart(orderId: string): Promise<void>;
+
+  /**
+   * Ends a claim after a failed start: due again at `notBefore`.
+   *
+   * @returns false, changing nothing, when the claim is no longer current.
+   */
+  retryWorkflowStart(
+    claim: Pick<ClaimedWorkflowStart, "orderId" | "claimToken">,
+    options: { error: string; notBefore: Date },
+  ): Promise<boolean>;
+
+  /**
+   * Gives up on a start (a conflicting workflow exists): it stays, parked
+   * with `error`, for an operator, and is never claimed again. Applies to the
+   * record whoever holds it.
+   *
+   * @returns false when there is no unparked record for the order.
+   */
+  parkWorkflowStart(orderId: string, error: string, now?: Date): Promise<boolean>;
+
+  /** Parked starts, oldest first, at most `limit` (default 100). */
+  listParkedWorkflowStarts(options?: { limit?: number }): Promise<ParkedWorkflowStart[]>;
+
+  /** How many starts are still to make (parked ones not counted). */
+  countPendingWorkflowStarts(): Promise<number>;
 
   /** Resolves when the database answers a trivial query; rejects otherwise. For health checks. */
   ping(): Promise<void>;

@@ -151,6 +151,33 @@ export interface EventPublishersTable {
   lease_until: string | null;
 }
 
+/** The fingerprint of each order's submission (migration 0009; orders accepted before have none). */
+export interface OrderSubmissionsTable {
+  order_id: ColumnType<string, string, never>;
+  fingerprint: ColumnType<string, string, never>;
+}
+
+/**
+ * Workflow starts still to make: one per accepted order until its workflow
+ * exists. Added by migration 0009.
+ */
+export interface WorkflowStartsTable {
+  order_id: ColumnType<string, string, never>;
+  fingerprint: ColumnType<string, string, never>;
+  /** `WorkflowStartRequest` as JSON, stored like {@link OrdersTable.snapshot}. */
+  request: ColumnType<unknown, string, never>;
+  /** Fixed-width UTC ISO-8601: when the order was accepted. */
+  create_time: ColumnType<string, string, never>;
+  /** Claims so far. */
+  attempts: ColumnType<number, number | undefined, number>;
+  /** Fixed-width UTC ISO-8601: when the start may next be claimed. */
+  available_at: string;
+  claim_token: string | null;
+  last_error: ColumnType<string, string | undefined, string>;
+  /** Set (fixed-width UTC ISO-8601) when the start was given up on, for an operator. */
+  parked_time: string | null;
+}
+
 /** The read model's database as Kysely sees it. */
 export interface ReadModelDatabase {
   orders: OrdersTable;
@@ -161,4 +188,6 @@ export interface ReadModelDatabase {
   order_events: OrderEventsTable;
   order_event_sequence: OrderEventSequenceTable;
   event_publishers: EventPublishersTable;
+  order_submissions: OrderSubmissionsTable;
+  workflow_starts: WorkflowStartsTable;
 }

@@ -1,9 +1,9 @@
 import {
   type Client,
   ServiceError,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowUpdateOptions,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from "@temporalio/client";
 import { ApplicationFailure, type UpdateDefinition } from "@temporalio/common";
@@ -30,7 +30,7 @@ import type { PricingPolicy } from "../domain/pricing.js";
 import type { ResourcingPolicy } from "../domain/resourcing.js";
 import { returnLabelOf } from "../domain/returns.js";
 import { newOrderSla, type OrderSla, type SlaPolicy } from "../domain/sla.js";
-import type { OrderStore, ShipmentOwner } from "../readmodel/store.js";
+import type { OrderStore, ShipmentOwner, WorkflowStartRequest } from "../readmodel/store.js";
 import {
   cancelOrderItemsUpdate,
   cancelOrderUpdate,
@@ -47,6 +47,7 @@ import {
   WorkflowFailureType,
 } from "../workflows/messages.js";
 import { submissionFingerprint } from "./fingerprint.js";
+import type { SubmitMemo, WorkflowStarter } from "./workflow-starts.js";
 
 /** What the API asks of Temporal. Every method throws only DomainErrors. */
 export interface OrderCommands {
@@ -121,17 +122,38 @@ export interface OrderCommandsOptions {
   resourcing?: ResourcingPolicy;
   /** Clock for accept times; injectable for tests. */
   now?: () => Date;
-}
-
-interface SubmitMemo {
-  submissionFingerprint: string;
-  acceptTime: string;
+  /** Starts the workflows of accepted orders (in the background after SubmitOrder, at once for other commands). */
+  starter: WorkflowStarter;
+  /** How long an accepted order's start is left to this process before any start dispatcher takes it. Default 2 s. */
+  startGraceMs?: number;
 }
 
 export function createOrderCommands(options: OrderCommandsOptions): OrderCommands {
-  const { client, store, taskQueue, pricing } = options;
+  const { client, store, taskQueue, pricing, starter } = options;
   const now = options.now ?? (() => new Date());
+  const startGraceMs = options.startGraceMs ?? 2_000;
   const handleOf = (orderId: string) => client.workflow.getHandle(orderWorkflowId(orderId));
+
+  /**
+   * An Update of the order's workflow. Right after SubmitOrder the workflow
+   * may not exist yet (it starts in the background): a workflow not found
+   * whose start is still pending is started now, and the Update sent once
+   * more.
+   */
+  async function updateOrder<Ret, Args extends [unknown, ...unknown[]]>(
+    orderId: string,
+    update: UpdateDefinition<Ret, Args>,
+    updateOptions: WorkflowUpdateOptions & { args: Args },
+  ): Promise<Ret> {
+    try {
+      return await handleOf(orderId).executeUpdate(update, updateOptions);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError && (await starter.startPending(orderId)))) {
+        throw err;
+      }
+    }
+    return await handleOf(orderId).executeUpdate(update, updateOptions);
+  }
 
   /** The order from the read model; NOT_FOUND when there is none. */
   const stored = async (orderId: string): Promise<Order> => {
@@ -155,7 +177,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     ): Promise<Order> =>
       guard(client, signal, async () => {
         try {
-          return await handleOf(orderId).executeUpdate(update, {
+          return await updateOrder(orderId, update, {
             // The edit plus who asked: R exactly (TypeScript cannot see through Omit here).
             args: [{ ...edit, requestedBy: principal } as R],
           });
@@ -184,36 +206,60 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           ...(options.resourcing ? { resourcing: options.resourcing } : {}),
         };
         const memo: SubmitMemo = { submissionFingerprint: fingerprint, acceptTime };
-        try {
-          await client.workflow.start(ORDER_WORKFLOW_TYPE, {
-            taskQueue,
-            workflowId: orderWorkflowId(submission.orderId),
-            args: [input],
-            memo: { ...memo },
-            // An order id is used once, ever: a closed order's id is not reused either.
-            workflowIdConflictPolicy: "FAIL",
-            workflowIdReusePolicy: "REJECT_DUPLICATE",
+        const order = { ...newOrder(submission, acceptTime, pricing), ...slaOf(acceptTime) };
+        const request: WorkflowStartRequest = {
+          workflowType: ORDER_WORKFLOW_TYPE,
+          workflowId: orderWorkflowId(submission.orderId),
+          taskQueue,
+          args: [input],
+          memo: { ...memo },
+        };
+        // Accept first: version 1, its timeline entry and notification, the
+        // fingerprint and the workflow's start, in one transaction; the
+        // workflow starts once that has committed.
+        const { accepted } = await store.acceptOrder({
+          order,
+          entries: [acceptedEntry(order, principal)],
+          outbox: [acceptedNotification(order)],
+          fingerprint,
+          start: request,
+          startGraceMs,
+        });
+        if (accepted) {
+          starter.startSoon({
+            orderId: submission.orderId,
+            fingerprint,
+            request,
+            createTime: acceptTime,
           });
-          return await saveAccepted(submission, acceptTime, principal);
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          return order;
         }
-        // A workflow for this id exists: the same submission again, or a conflict.
-        const description = await handleOf(submission.orderId).describe();
-        const existing = description.memo as Partial<SubmitMemo> | undefined;
-        if (existing?.submissionFingerprint !== fingerprint)
+        // The order exists: the same submission again, or a conflict.
+        const existing = await store.getSubmissionFingerprint(submission.orderId);
+        if (existing !== null) {
+          if (existing !== fingerprint) throw new OrderConflictError(submission.orderId);
+          return await stored(submission.orderId);
+        }
+        // Accepted before the read model kept fingerprints: its workflow's memo tells.
+        let description: Awaited<ReturnType<ReturnType<typeof handleOf>["describe"]>>;
+        try {
+          description = await handleOf(submission.orderId).describe();
+        } catch (err) {
+          // The order is there but its workflow is not: its id is used all the same.
+          if (err instanceof WorkflowNotFoundError)
+            throw new OrderConflictError(submission.orderId);
+          throw err;
+        }
+        const previous = description.memo as Partial<SubmitMemo> | undefined;
+        if (previous?.submissionFingerprint !== fingerprint)
           throw new OrderConflictError(submission.orderId);
-        return (
-          (await store.getOrder(submission.orderId)) ??
-          // Accepted, but neither the first API call nor the workflow has written it yet.
-          (await saveAccepted(submission, existing.acceptTime ?? acceptTime, principal))
-        );
+        return await stored(submission.orderId);
       }),
 
     cancel: (orderId, reason, principal, signal) =>
       guard(client, signal, async () => {
         try {
-          return await handleOf(orderId).executeUpdate(cancelOrderUpdate, {
+          return await updateOrder(orderId, cancelOrderUpdate, {
             args: [{ description: reason, requestedBy: principal }],
           });
         } catch (err) {
@@ -231,7 +277,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     resolveUnavailableItems: (orderId, resolution, principal, signal) =>
       guard(client, signal, async () => {
         try {
-          return await handleOf(orderId).executeUpdate(resolveUnavailableItemsUpdate, {
+          return await updateOrder(orderId, resolveUnavailableItemsUpdate, {
             args: [{ resolution, requestedBy: principal }],
           });
         } catch (err) {
@@ -248,7 +294,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     placeHold: (orderId, type, reason, principal, signal) =>
       guard(client, signal, async () => {
         try {
-          return await handleOf(orderId).executeUpdate(placeHoldUpdate, {
+          return await updateOrder(orderId, placeHoldUpdate, {
             args: [{ type, reason, requestedBy: principal }],
           });
         } catch (err) {
@@ -265,7 +311,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     releaseHold: (orderId, holdId, reason, principal, signal) =>
       guard(client, signal, async () => {
         try {
-          return await handleOf(orderId).executeUpdate(releaseHoldUpdate, {
+          return await updateOrder(orderId, releaseHoldUpdate, {
             args: [{ holdId, reason, requestedBy: principal }],
           });
         } catch (err) {
@@ -296,19 +342,16 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           });
         let shipment: ShipmentStatus;
         try {
-          const fulfillment = await handleOf(owner.orderId).executeUpdate(
-            reportShipmentEventUpdate,
-            {
-              args: [
-                { fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt, reportedBy },
-              ],
-              // One Update per courier event, however often it is reported:
-              // a retry (the courier's, or after this process died) joins
-              // the Update already under way instead of adding another to
-              // the order's history and another workflow task.
-              updateId: shipmentEventUpdateId(shipmentId, event),
-            },
-          );
+          const fulfillment = await updateOrder(owner.orderId, reportShipmentEventUpdate, {
+            args: [
+              { fulfillmentId: owner.fulfillmentId, shipmentId, event, occurredAt, reportedBy },
+            ],
+            // One Update per courier event, however often it is reported:
+            // a retry (the courier's, or after this process died) joins
+            // the Update already under way instead of adding another to
+            // the order's history and another workflow task.
+            updateId: shipmentEventUpdateId(shipmentId, event),
+          });
           shipment = fulfillment.shipment.status;
         } catch (err) {
           if (isRejection(err)) {
@@ -351,26 +394,10 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     return owner;
   }
 
-  /**
-   * Read-your-writes without waiting for a worker: the API writes version 1
-   * itself, with its timeline entry and ORDER_ACCEPTED notification, exactly
-   * as the workflow's first write carries them (same functions, same accept
-   * time); the store ignores whichever write comes second.
-   */
   /** The order's SLA clocks, as a field to spread: nothing when no stage is tracked. */
   function slaOf(acceptTime: string): { sla?: OrderSla } {
     const sla = options.slaPolicy && newOrderSla(acceptTime, options.slaPolicy);
     return sla ? { sla } : {};
-  }
-
-  async function saveAccepted(
-    submission: OrderSubmission,
-    acceptTime: string,
-    principal: string,
-  ): Promise<Order> {
-    const order = { ...newOrder(submission, acceptTime, pricing), ...slaOf(acceptTime) };
-    await store.saveOrder(order, [acceptedEntry(order, principal)], [acceptedNotification(order)]);
-    return order;
   }
 }
 

@@ -95,9 +95,7 @@ describe("OrderService over a real server, worker and Temporal", () => {
     }
     // Visibility can lag, never over-count: at most one run, and the one that exists has all the history.
     expect(runs.length).toBeLessThanOrEqual(1);
-    const history = await sys.temporal.workflow
-      .getHandle(orderWorkflowId(req.orderId))
-      .fetchHistory();
+    const history = await (await sys.startedWorkflow(req.orderId)).fetchHistory();
     const starts = history.events?.filter((e) => e.workflowExecutionStartedEventAttributes) ?? [];
     expect(starts).toHaveLength(1);
   });

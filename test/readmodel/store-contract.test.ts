@@ -20,6 +20,7 @@ import {
   MIGRATION_TABLE,
 } from "../../src/readmodel/migrations/index.js";
 import {
+  type ClaimedWorkflowStart,
   DEFAULT_PAGE_SIZE,
   InvalidPageSizeError,
   InvalidPageTokenError,
@@ -27,6 +28,7 @@ import {
   type OrderStore,
   type OutboxMessage,
   type SlaFilter,
+  type WorkflowStartRequest,
 } from "../../src/readmodel/store.js";
 import type { ReadModelDatabase } from "../../src/readmodel/tables.js";
 import { walkPages } from "../support/pages.js";
@@ -1382,6 +1384,197 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       const claimed = claims.flat();
       expect(claimed.sort()).toEqual(idsOf(all));
       expect(new Set(claimed).size).toBe(claimed.length);
+    });
+  });
+
+  describe("accept-first submissions and workflow starts", () => {
+    const LEASE = 60_000;
+    const request = (orderId: string, fingerprint: string): WorkflowStartRequest => ({
+      workflowType: "orderWorkflow",
+      workflowId: `order-${orderId}`,
+      taskQueue: "orders",
+      args: [{ submission: { orderId, note: "ünï ✓" }, acceptTime: at(0) }],
+      memo: { submissionFingerprint: fingerprint, acceptTime: at(0) },
+    });
+    const acceptance = (orderId: string, fingerprint: string, overrides: Partial<Order> = {}) => ({
+      order: makeOrder({ orderId, ...overrides }),
+      entries: [makeEntry(orderId, 1)],
+      outbox: [
+        {
+          messageId: `${orderId}:notify:ORDER_ACCEPTED:`,
+          orderId,
+          customerId: "customer-1",
+          kind: "ORDER_ACCEPTED",
+          subject: "",
+          data: {},
+          createTime: at(0),
+        },
+      ],
+      fingerprint,
+      start: request(orderId, fingerprint),
+    });
+    const later = (ms: number) => new Date(Date.now() + ms);
+
+    it("records version 1, its timeline, notification, event, fingerprint and start in one go", async () => {
+      const store = await freshStore();
+      const accepted = acceptance("order-accept", "fp-1");
+      expect(await store.acceptOrder({ ...accepted, startGraceMs: 5_000 })).toEqual({
+        accepted: true,
+      });
+      expect(await store.getOrder("order-accept")).toEqual(accepted.order);
+      expect(await store.getHistory("order-accept")).toEqual(accepted.entries);
+      expect(await store.getOrderVersionsAfter("order-accept", 0, 10)).toEqual([accepted.order]);
+      expect(
+        (await store.listOrderEvents({ afterPosition: 0, limit: 10 })).map((e) => e.type),
+      ).toEqual(["CREATED"]);
+      expect(await store.countPendingOutbox()).toBe(1);
+      expect(await store.getSubmissionFingerprint("order-accept")).toBe("fp-1");
+      expect(await store.getWorkflowStart("order-accept")).toEqual({
+        orderId: "order-accept",
+        fingerprint: "fp-1",
+        request: accepted.start,
+        createTime: expect.any(String),
+        parked: false,
+      });
+      expect(await store.countPendingWorkflowStarts()).toBe(1);
+      // Left to the accepting process for the grace period, then due.
+      expect(await store.claimWorkflowStarts({ limit: 10, leaseMs: LEASE })).toEqual([]);
+      const [claim, ...rest] = await store.claimWorkflowStarts({
+        limit: 10,
+        leaseMs: LEASE,
+        now: later(6_000),
+      });
+      expect(rest).toEqual([]);
+      expect(claim).toMatchObject({ orderId: "order-accept", attempts: 1, lastError: "" });
+      expect(claim?.request).toEqual(accepted.start);
+
+      // The workflow's own write of version 1 (a higher rank) replaces the API's.
+      const fromWorkflow = { ...accepted.order, statusReason: "from the workflow" };
+      await store.saveOrder(fromWorkflow, accepted.entries, accepted.outbox, { writeRank: 3 });
+      expect(await store.getOrder("order-accept")).toEqual(fromWorkflow);
+
+      await store.completeWorkflowStart("order-accept");
+      await store.completeWorkflowStart("order-accept");
+      expect(await store.getWorkflowStart("order-accept")).toBeNull();
+      expect(await store.countPendingWorkflowStarts()).toBe(0);
+      // The fingerprint stays.
+      expect(await store.getSubmissionFingerprint("order-accept")).toBe("fp-1");
+    });
+
+    it("writes nothing for an order that exists: repeated, conflicting, concurrent, or accepted before", async () => {
+      const store = await freshStore();
+      const first = acceptance("order-dup", "fp-1");
+      const results = await Promise.all([
+        store.acceptOrder(first),
+        store.acceptOrder(first),
+        store.acceptOrder(acceptance("order-dup", "fp-2", { customerId: "someone-else" })),
+        store.acceptOrder(first),
+      ]);
+      expect(results.filter((r) => r.accepted)).toHaveLength(1);
+      const fingerprint = await store.getSubmissionFingerprint("order-dup");
+      expect(["fp-1", "fp-2"]).toContain(fingerprint);
+      expect((await store.getWorkflowStart("order-dup"))?.fingerprint).toBe(fingerprint);
+      expect(await store.countPendingWorkflowStarts()).toBe(1);
+      expect(await store.getOrderVersionsAfter("order-dup", 0, 10)).toHaveLength(1);
+      expect(await store.listOrderEvents({ afterPosition: 0, limit: 10 })).toHaveLength(1);
+
+      // Again once its workflow has started (the start record is gone): nothing comes back.
+      await store.completeWorkflowStart("order-dup");
+      expect(await store.acceptOrder(first)).toEqual({ accepted: false });
+      expect(await store.getWorkflowStart("order-dup")).toBeNull();
+      expect(await store.getSubmissionFingerprint("order-dup")).toBe(fingerprint);
+
+      // An order saved before accept-first (no fingerprint): nothing of the acceptance lands.
+      const legacy = makeOrder({ orderId: "order-legacy", version: 4, status: "PROCESSING" });
+      const legacyEntries = [makeEntry("order-legacy", 1, { actor: "the first submit" })];
+      await store.saveOrder(legacy, legacyEntries);
+      expect(await store.acceptOrder(acceptance("order-legacy", "fp-3"))).toEqual({
+        accepted: false,
+      });
+      expect(await store.getOrder("order-legacy")).toEqual(legacy);
+      expect(await store.getSubmissionFingerprint("order-legacy")).toBeNull();
+      expect(await store.getWorkflowStart("order-legacy")).toBeNull();
+      expect(await store.getHistory("order-legacy")).toEqual(legacyEntries);
+
+      // A failing write is a failure, not "exists", and leaves nothing behind.
+      const broken = acceptance("order-broken", "fp-4");
+      await expect(
+        store.acceptOrder({
+          ...broken,
+          outbox: [{ ...broken.outbox[0], customerId: null } as unknown as OutboxMessage],
+        }),
+      ).rejects.toThrow();
+      expect(await store.getOrder("order-broken")).toBeNull();
+      expect(await store.getSubmissionFingerprint("order-broken")).toBeNull();
+      expect(await store.getWorkflowStart("order-broken")).toBeNull();
+    });
+
+    it("leases claimed starts, retries them at their time, and parks one for an operator", async () => {
+      const stores = [await freshStore()];
+      const database = await backend.freshDatabase();
+      const [a, b] = [await database.open(), await database.open()];
+      stores.push(a, b);
+      opened.push(a, b);
+      const orderIds = upTo(12).map((i) => `order-start-${String(i).padStart(2, "0")}`);
+      for (const orderId of orderIds) await a.acceptOrder(acceptance(orderId, `fp-${orderId}`));
+
+      // Two instances, three claimants each, race in small batches: each start goes to one.
+      const claims = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const store = i % 2 === 0 ? a : b;
+          const mine: ClaimedWorkflowStart[] = [];
+          for (;;) {
+            const batch = await store.claimWorkflowStarts({ limit: 2, leaseMs: LEASE });
+            if (batch.length === 0) return mine;
+            mine.push(...batch);
+          }
+        }),
+      );
+      const claimed = claims.flat();
+      expect(claimed.map((c) => c.orderId).sort()).toEqual(orderIds);
+      expect(await a.claimWorkflowStarts({ limit: 100, leaseMs: LEASE })).toEqual([]);
+
+      const [one, two, three] = claimed.sort((x, y) => (x.orderId < y.orderId ? -1 : 1));
+      if (one === undefined || two === undefined || three === undefined)
+        throw new Error("unreachable");
+      // A failed start: due again at its time, with its error.
+      expect(
+        await a.retryWorkflowStart(one, { error: "unreachable", notBefore: later(1_000) }),
+      ).toBe(true);
+      expect(await a.retryWorkflowStart(one, { error: "again", notBefore: new Date() })).toBe(
+        false,
+      );
+      expect(await b.claimWorkflowStarts({ limit: 100, leaseMs: LEASE })).toEqual([]);
+      const retried = await b.claimWorkflowStarts({ limit: 1, leaseMs: LEASE, now: later(2_000) });
+      expect(retried).toMatchObject([
+        { orderId: one.orderId, attempts: 2, lastError: "unreachable" },
+      ]);
+
+      // A lease that ran out: another claimant takes it, the old claim's settlement is refused.
+      const stolen = await b.claimWorkflowStarts({
+        limit: 100,
+        leaseMs: LEASE,
+        now: later(2 * LEASE),
+      });
+      expect(stolen.map((c) => c.orderId).sort()).toEqual(orderIds);
+      expect(await a.retryWorkflowStart(two, { error: "late", notBefore: new Date() })).toBe(false);
+
+      // Parked: never claimed again, listed for an operator, not pending.
+      expect(await a.parkWorkflowStart(three.orderId, "a conflicting workflow exists")).toBe(true);
+      expect(await a.parkWorkflowStart(three.orderId, "again")).toBe(false);
+      expect(await a.getWorkflowStart(three.orderId)).toMatchObject({ parked: true });
+      expect(await a.countPendingWorkflowStarts()).toBe(orderIds.length - 1);
+      expect(await a.listParkedWorkflowStarts()).toMatchObject([
+        { orderId: three.orderId, lastError: "a conflicting workflow exists", attempts: 2 },
+      ]);
+      expect(
+        (await b.claimWorkflowStarts({ limit: 100, leaseMs: LEASE, now: later(10 * LEASE) })).map(
+          (c) => c.orderId,
+        ),
+      ).not.toContain(three.orderId);
+      await expect(a.claimWorkflowStarts({ limit: 0, leaseMs: LEASE })).rejects.toBeInstanceOf(
+        RangeError,
+      );
     });
   });
 

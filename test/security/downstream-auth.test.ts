@@ -19,7 +19,6 @@ import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_servic
 import { staticBearer } from "../../src/clients/credentials.js";
 import { referenceServicesSecurity } from "../../src/cmd/security-setup.js";
 import { loadConfig } from "../../src/config/config.js";
-import { orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest, twoWarehouses } from "../support/orders.js";
 import { createTestIssuer, TEST_ISSUER, type TestIssuer } from "../support/security.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
@@ -128,7 +127,7 @@ describe("the worker's own credentials for the downstream services", () => {
     writeFileSync(tokenFile, await workerToken({ expiresIn: -3_600 }));
     const req = orderRequest();
     await admin.grpc.submitOrder(req);
-    const handle = sys.temporal.workflow.getHandle(orderWorkflowId(req.orderId));
+    const handle = await sys.startedWorkflow(req.orderId);
     // The reservation is refused and retried, not failed.
     await expect
       .poll(

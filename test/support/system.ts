@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Client as ConnectClient, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { Client, Connection } from "@temporalio/client";
+import { Client, Connection, type WorkflowHandle } from "@temporalio/client";
 import { type Logger, pino } from "pino";
 import { inject } from "vitest";
 import { OrderService } from "../../gen/oms/v1/order_service_pb.js";
@@ -23,6 +23,7 @@ import {
   startWorker,
 } from "../../src/cmd/components.js";
 import { type Config, loadConfig } from "../../src/config/config.js";
+import { orderWorkflowId } from "../../src/domain/ids.js";
 import {
   type ReferenceServices,
   startReferenceServices,
@@ -44,6 +45,12 @@ export interface TestSystem {
   /** A Temporal client on the same namespace, for looking behind the API. */
   temporal: Client;
   api: RunningApi;
+  /**
+   * The order's workflow, once it exists: SubmitOrder answers before the
+   * workflow is started (in the background), so a handle taken right after
+   * it may find nothing yet. Waits for the API's start, not for time.
+   */
+  startedWorkflow(orderId: string): Promise<WorkflowHandle>;
   /** Stops the worker (orders pause; the API keeps answering from the read model). */
   stopWorker(): Promise<void>;
   /** Starts a worker again after stopWorker. */
@@ -89,6 +96,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const api = await startApi(config, omsAddress, logger);
   const connection = await Connection.connect({ address });
   const url = api.server.url;
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const grpcTransport = createGrpcTransport({ baseUrl: url });
   return {
     url,
@@ -98,8 +106,12 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     connect: createClient(OrderService, createConnectTransport({ baseUrl: url, httpVersion: "2" })),
     shipments: createClient(ShipmentService, grpcTransport),
     refs,
-    temporal: new Client({ connection, namespace: config.temporal.namespace }),
+    temporal,
     api,
+    async startedWorkflow(orderId) {
+      await api.starter.whenStarted(orderId);
+      return temporal.workflow.getHandle(orderWorkflowId(orderId));
+    },
     async stopWorker() {
       await worker?.stop();
       worker = undefined;

@@ -15,6 +15,7 @@ import { createOrderEventsMigration } from "./0005-order-events.js";
 import { createOrderSlaMigration } from "./0006-order-sla.js";
 import { createEventPositionsAfterCommitMigration } from "./0007-event-positions-after-commit.js";
 import { createWriteRankMigration } from "./0008-write-rank.js";
+import { createAcceptFirstMigration } from "./0009-accept-first.js";
 
 /** Bookkeeping tables, named so they cannot collide with anything else sharing the database. */
 export const MIGRATION_TABLE = "oms_readmodel_migration";
@@ -35,6 +36,7 @@ export function createReadModelMigrations(dialect: ReadModelDialect): Record<str
     "0006_order_sla": createOrderSlaMigration(dialect),
     "0007_event_positions_after_commit": createEventPositionsAfterCommitMigration(dialect),
     "0008_write_rank": createWriteRankMigration(dialect),
+    "0009_accept_first": createAcceptFirstMigration(dialect),
   };
 }
 
