@@ -33,8 +33,8 @@ describe("applyHeapGrowth", () => {
       `import { applyHeapGrowth } from "./src/cmd/heap-growth.ts";
        applyHeapGrowth(30); globalThis.gc(); globalThis.gc();`,
     );
-    expect(factors.length).toBeGreaterThan(0);
-    expect(new Set(factors)).toEqual(new Set(["1.3"]));
+    // The last ones come from the forced collections (start-up may have had its own before).
+    expect(factors.slice(-2)).toEqual(["1.3", "1.3"]);
   });
 
   it("leaves V8's own choice at 0 and a flag on node's command line alone", () => {
@@ -48,7 +48,7 @@ describe("applyHeapGrowth", () => {
        applyHeapGrowth(30); globalThis.gc(); globalThis.gc();`,
       ["--heap-growing-percent=50"],
     );
-    expect(new Set(factors)).toEqual(new Set(["1.5"]));
+    expect(factors.slice(-2)).toEqual(["1.5", "1.5"]);
   });
 });
 
