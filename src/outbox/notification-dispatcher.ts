@@ -43,8 +43,9 @@ export interface NotificationDispatcherOptions {
   /**
    * The least time between two claims while messages keep arriving. Each
    * claim and each settled batch is a write transaction: under load, waiting
-   * a few milliseconds lets one claim take the messages of many orders
-   * instead of one claim per order. Default 20 ms.
+   * a little lets one claim take the messages of many orders instead of one
+   * claim per order (at 30 messages/s, 100 ms took a third of the claims of
+   * 20 ms). Notifications are best effort; 0.1 s later costs nothing. Default 100 ms.
    */
   claimIntervalMs?: number;
   /**
@@ -82,7 +83,7 @@ export function startNotificationDispatcher(
   const pollIntervalMs = positive(options.pollIntervalMs ?? 200, "pollIntervalMs");
   const maxAttempts = positive(options.maxAttempts ?? 5, "maxAttempts");
   const concurrency = positive(options.concurrency ?? 32, "concurrency");
-  const claimIntervalMs = options.claimIntervalMs ?? 20;
+  const claimIntervalMs = options.claimIntervalMs ?? 100;
   const completeDelayMs = options.completeDelayMs ?? 200;
   const initialBackoffMs = positive(options.initialBackoffMs ?? 1_000, "initialBackoffMs");
   const maxBackoffMs = positive(options.maxBackoffMs ?? 20_000, "maxBackoffMs");
