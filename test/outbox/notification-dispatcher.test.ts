@@ -247,14 +247,19 @@ describe("notification dispatcher", () => {
     expect(await store.countDeadLetters()).toBe(0);
   });
 
-  it("claims when woken or while claims come back full, not after every send", async () => {
+  it("claims when woken or while claims come back full, and deletes sent messages together", async () => {
     const inner = await sqliteDatabase().open();
     let claims = 0;
+    const completes: string[][] = [];
     const store: OrderStore = {
       ...inner,
       claimOutbox(options) {
         claims++;
         return inner.claimOutbox(options);
+      },
+      completeOutbox(ids) {
+        completes.push([...ids]);
+        return inner.completeOutbox(ids);
       },
     };
     const { clients, sends } = countingClients();
@@ -272,9 +277,17 @@ describe("notification dispatcher", () => {
     await few.stop();
     expect(sends.total()).toBe(5);
 
-    // Room for all: one claim takes them, and their finished sends claim no more.
+    // Room for all: one claim takes them, their finished sends claim no more,
+    // and one delete removes them all (here at stop, before the delay is up).
     claims = 0;
-    const many = startDispatcher({ store, clients, pollIntervalMs: 60_000, concurrency: 32 });
+    completes.length = 0;
+    const many = startDispatcher({
+      store,
+      clients,
+      pollIntervalMs: 60_000,
+      concurrency: 32,
+      completeDelayMs: 60_000,
+    });
     await waitFor("the start claim", () => claims === 1);
     const next = makeOrder(uniqueId("order"), order.customerId);
     await saveOrder({
@@ -288,9 +301,11 @@ describe("notification dispatcher", () => {
     });
     many.wake();
     await waitFor("all five notifications", () => sentFor(next.orderId).length === 5);
-    await waitFor("the outbox to drain", () => outboxDrained(inner));
     await many.stop();
+    expect(await outboxDrained(inner)).toBe(true);
     expect(claims).toBe(2);
+    expect(completes).toHaveLength(1);
+    expect(completes[0]).toHaveLength(5);
   });
 
   it("keeps retrying through an outage and delivers once the service is back", async () => {
