@@ -29,9 +29,10 @@ import { createServer, type Server } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { Client, Connection } from "@temporalio/client";
+import { Client, Connection, WorkflowNotFoundError } from "@temporalio/client";
 import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { OrderStatus } from "../gen/oms/v1/order_pb.js";
 import { OrderService } from "../gen/oms/v1/order_service_pb.js";
@@ -426,13 +427,19 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
       (r) => r.order?.orderId === orderId,
       () => false,
     );
-    const closed = client.workflow
-      .getHandle(orderWorkflowId(orderId))
-      .result()
-      .then(
-        () => performance.now() - start,
-        () => Number.NaN,
-      );
+    // SubmitOrder answers before the workflow is started (in the
+    // background): until it exists, result() finds nothing; look again.
+    const closed = (async () => {
+      for (;;) {
+        try {
+          await client.workflow.getHandle(orderWorkflowId(orderId)).result();
+          return performance.now() - start;
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) return Number.NaN;
+          await sleep(2);
+        }
+      }
+    })();
     let completedMs = Number.NaN;
     for await (const { order } of orders.watchOrder({ orderId }, { signal })) {
       if (order?.status === OrderStatus.COMPLETED) completedMs = performance.now() - start;

@@ -19,6 +19,7 @@ import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { OrderService, SubmitOrderRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
 import { type RunningApi, startApi } from "../../src/cmd/components.js";
+import { orderWorkflowId } from "../../src/domain/ids.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -155,6 +156,33 @@ describe("accept-first SubmitOrder", () => {
       proxy.restore();
       await api.stop();
       await proxy.close();
+    }
+  });
+
+  it("parks the start of an order whose id another workflow already holds (read-model loss), for an operator", async () => {
+    const req = orderRequest();
+    // What a read model restored from an older backup would leave: Temporal
+    // knows the id (another submission's workflow; on a task queue nobody
+    // polls, so that it just sits there), the read model does not.
+    await sys.temporal.workflow.start("orderWorkflow", {
+      taskQueue: `nobody-polls-${req.orderId}`,
+      workflowId: orderWorkflowId(req.orderId),
+      args: [],
+      memo: { submissionFingerprint: "another-submission" },
+    });
+    try {
+      await sys.grpc.submitOrder(req);
+      await sys.api.starter.whenStarted(req.orderId);
+      const record = await sys.api.store.getWorkflowStart(req.orderId);
+      expect(record?.parked).toBe(true);
+      const [parked] = (await sys.api.store.listParkedWorkflowStarts()).filter(
+        (p) => p.orderId === req.orderId,
+      );
+      expect(parked?.lastError).toMatch(/exists with another submission/);
+      // Never claimed by a dispatcher, never started on demand.
+      expect(await sys.api.store.countPendingWorkflowStarts()).toBe(0);
+    } finally {
+      await sys.temporal.workflow.getHandle(orderWorkflowId(req.orderId)).terminate("test over");
     }
   });
 
