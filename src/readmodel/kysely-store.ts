@@ -208,7 +208,8 @@ export function createKyselyOrderStore(
           sequence: entry.sequence,
           time: entry.time,
           actor: entry.actor,
-          from_status: entry.fromStatus,
+          // null, not absent, in every row: a multi-row statement has one shape.
+          from_status: entry.fromStatus ?? null,
           to_status: entry.toStatus,
           reason: entry.reason,
           version: entry.version,
