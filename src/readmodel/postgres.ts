@@ -45,6 +45,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   });
   const onIdleConnectionError = options.onIdleConnectionError ?? (() => {});
   pool.on("error", (error) => onIdleConnectionError(error));
+  // A connection that fails while checked out (between the statements of a
+  // transaction, say) also emits 'error', and the pool listens only to idle
+  // ones: with no listener that event would crash the process. The failure
+  // itself reaches the caller through its query or its next one.
+  pool.on("connect", (client) => client.on("error", () => {}));
 
   const db = new Kysely<ReadModelDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
