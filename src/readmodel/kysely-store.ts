@@ -455,7 +455,7 @@ export function createKyselyOrderStore(
         .select("snapshot")
         .where("order_id", "=", orderId)
         .executeTakeFirst();
-      return row === undefined ? null : parseSnapshot(row.snapshot);
+      return row === undefined ? null : jsonColumn<Order>(row.snapshot);
     },
 
     async getOrderVersion(orderId) {
@@ -474,16 +474,14 @@ export function createKyselyOrderStore(
         .where("order_id", "=", orderId)
         .where("version", ">", afterVersion)
         .executeTakeFirst();
-      return row === undefined ? null : parseSnapshot(row.snapshot);
+      return row === undefined ? null : jsonColumn<Order>(row.snapshot);
     },
 
     async getOrderVersionsAfter(orderId, afterVersion, limit) {
       if (!Number.isSafeInteger(afterVersion)) {
         throw new RangeError(`afterVersion must be a safe integer, got ${afterVersion}`);
       }
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
+      checkLimit(limit);
       const rows = await db
         .selectFrom("order_versions")
         .select("snapshot")
@@ -492,7 +490,7 @@ export function createKyselyOrderStore(
         .orderBy("version", "asc")
         .limit(limit)
         .execute();
-      return rows.map((row) => parseSnapshot(row.snapshot));
+      return rows.map((row) => jsonColumn<Order>(row.snapshot));
     },
 
     async findShipment(shipmentId): Promise<ShipmentOwner | null> {
@@ -556,7 +554,7 @@ export function createKyselyOrderStore(
         rows.length > pageSize && last !== undefined
           ? tokens.encode({ createTime: last.create_time, orderId: last.order_id }, filter)
           : "";
-      return { orders: page.map((row) => parseSnapshot(row.snapshot)), nextPageToken };
+      return { orders: page.map((row) => jsonColumn<Order>(row.snapshot)), nextPageToken };
     },
 
     async getHistory(orderId) {
@@ -581,14 +579,9 @@ export function createKyselyOrderStore(
     },
 
     async claimOutbox({ limit, leaseMs, now = new Date() }): Promise<ClaimedOutboxMessage[]> {
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
-      if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-        throw new RangeError(`leaseMs must be a positive number, got ${leaseMs}`);
-      }
+      checkLimit(limit);
       const dueBy = isoTime(now, "now");
-      const leaseUntil = isoTime(new Date(now.getTime() + leaseMs), "now + leaseMs");
+      const leaseUntil = leaseEnd(now, leaseMs);
       const claimToken = randomUUID();
       // PostgreSQL: concurrent claimants lock the rows they pick and skip the
       // ones another has locked, so each row goes to one of them; a row
@@ -682,9 +675,7 @@ export function createKyselyOrderStore(
     },
 
     async listDeadLetters({ limit = 100 } = {}): Promise<DeadLetterOutboxMessage[]> {
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
+      checkLimit(limit);
       const rows = await db
         .selectFrom("notification_outbox")
         .selectAll()
@@ -725,9 +716,7 @@ export function createKyselyOrderStore(
           `afterPosition must be a non-negative safe integer, got ${afterPosition}`,
         );
       }
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
+      checkLimit(limit);
       if (!positionNow) await sequenceOrderEvents();
       const rows = await db
         .selectFrom("order_events")
@@ -746,7 +735,7 @@ export function createKyselyOrderStore(
           sequence: Number(row.sequence),
           type: row.type as OrderChangeEvent["type"],
           time: row.time,
-          order: parseSnapshot(row.snapshot),
+          order: jsonColumn<Order>(row.snapshot),
           previousStatus: row.previous_status as OrderStatus | null,
           reasons: JSON.parse(row.reasons) as string[],
         }),
@@ -871,9 +860,7 @@ export function createKyselyOrderStore(
     },
 
     async claimWorkflowStarts({ limit, leaseMs, now = new Date() }) {
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
+      checkLimit(limit);
       const dueBy = isoTime(now, "now");
       const leaseUntil = leaseEnd(now, leaseMs);
       const claimToken = randomUUID();
@@ -953,9 +940,7 @@ export function createKyselyOrderStore(
     },
 
     async listParkedWorkflowStarts({ limit = 100 } = {}): Promise<ParkedWorkflowStart[]> {
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
-      }
+      checkLimit(limit);
       const rows = await db
         .selectFrom("workflow_starts")
         .selectAll()
@@ -1020,10 +1005,7 @@ function workflowStart(row: WorkflowStartRow): WorkflowStart {
   return {
     orderId: row.order_id,
     fingerprint: row.fingerprint,
-    // Text on SQLite, parsed jsonb on PostgreSQL.
-    request: (typeof row.request === "string"
-      ? JSON.parse(row.request)
-      : row.request) as WorkflowStartRequest,
+    request: jsonColumn<WorkflowStartRequest>(row.request),
     createTime: row.create_time,
   };
 }
@@ -1038,13 +1020,15 @@ function outboxMessage(row: OutboxRow): OutboxMessage {
     customerId: row.customer_id,
     kind: row.kind,
     subject: row.subject,
-    // Text on SQLite, parsed jsonb on PostgreSQL.
-    data: (typeof row.data === "string" ? JSON.parse(row.data) : row.data) as Record<
-      string,
-      string
-    >,
+    data: jsonColumn<Record<string, string>>(row.data),
     createTime: row.create_time,
   };
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`limit must be a positive safe integer, got ${limit}`);
+  }
 }
 
 function leaseEnd(now: Date, leaseMs: number): string {
@@ -1099,7 +1083,7 @@ function checkEntry(order: Order, entry: TimelineEntry): void {
   }
 }
 
-/** SQLite returns the snapshot as JSON text; pg has already parsed jsonb. */
-function parseSnapshot(value: unknown): Order {
-  return (typeof value === "string" ? JSON.parse(value) : value) as Order;
+/** A JSON column as read back: text on SQLite, already parsed jsonb on PostgreSQL. */
+function jsonColumn<T>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
