@@ -6,12 +6,11 @@
  */
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HoldType } from "../../gen/oms/v1/order_operations_pb.js";
 import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
 import { ledgerByFulfillment } from "../chaos/observe.js";
-import { failure } from "../support/failure.js";
+import { errorInfoOf, failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import {
@@ -21,8 +20,6 @@ import {
   recordHistories,
   waitForOrder,
 } from "../support/watch.js";
-
-const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
 
 const NEW_ADDRESS = {
   name: "Charles Babbage",
@@ -57,8 +54,8 @@ describe("UpdateShippingAddress, end to end", () => {
       }),
     );
     expect(stale.code).toBe(Code.Aborted);
-    expect(reasonOf(stale)?.reason).toBe("ORDER_VERSION_MISMATCH");
-    expect(reasonOf(stale)?.metadata.current_version).toBe(String(held.version));
+    expect(errorInfoOf(stale)?.reason).toBe("ORDER_VERSION_MISMATCH");
+    expect(errorInfoOf(stale)?.metadata.current_version).toBe(String(held.version));
 
     const moved = await sys.grpc.updateShippingAddress({
       orderId: req.orderId,
@@ -77,8 +74,8 @@ describe("UpdateShippingAddress, end to end", () => {
       sys.grpc.updateShippingAddress({ orderId: req.orderId, shippingAddress: NEW_ADDRESS }),
     );
     expect(late.code).toBe(Code.FailedPrecondition);
-    expect(reasonOf(late)?.reason).toBe("FULFILLMENT_ALREADY_BOOKED");
-    expect(reasonOf(late)?.metadata.fulfillment_ids?.split(",").sort()).toEqual([
+    expect(errorInfoOf(late)?.reason).toBe("FULFILLMENT_ALREADY_BOOKED");
+    expect(errorInfoOf(late)?.metadata.fulfillment_ids?.split(",").sort()).toEqual([
       `${req.orderId}/1`,
       `${req.orderId}/2`,
     ]);
@@ -99,7 +96,7 @@ describe("UpdateShippingAddress, end to end", () => {
     const ended = await failure(
       sys.grpc.updateShippingAddress({ orderId: req.orderId, shippingAddress: NEW_ADDRESS }),
     );
-    expect(reasonOf(ended)?.reason).toBe("ORDER_NOT_EDITABLE");
+    expect(errorInfoOf(ended)?.reason).toBe("ORDER_NOT_EDITABLE");
     await recordHistories(sys, req.orderId, "address-updated");
   });
 
@@ -114,7 +111,7 @@ describe("UpdateShippingAddress, end to end", () => {
         .updateShippingAddress({ orderId: req.orderId, shippingAddress: NEW_ADDRESS })
         .then(
           () => "accepted",
-          (err: ConnectError) => reasonOf(err)?.reason,
+          (err: ConnectError) => errorInfoOf(err)?.reason,
         );
       await bookedShipments(sys, req.orderId, 2);
       const addresses = bookedAddresses(req.orderId);

@@ -4,9 +4,8 @@
  * new total, a whole fulfillment withdrawn with its void, refusals; the
  * payments ledger and the inventory checked after each.
  */
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import {
   FulfillmentStatus,
   type Order,
@@ -18,7 +17,7 @@ import {
   authorizedAndHeld as heldAfterAuthorization,
   ledgerByFulfillment,
 } from "../support/edits.js";
-import { failure } from "../support/failure.js";
+import { errorInfoOf, failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import {
@@ -27,8 +26,6 @@ import {
   shipAndDeliverAll,
   waitForOrder,
 } from "../support/watch.js";
-
-const infoOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
 
 describe("CancelOrderItems, end to end", () => {
   let sys: TestSystem;
@@ -111,8 +108,8 @@ describe("CancelOrderItems, end to end", () => {
       sys.grpc.cancelOrderItems({ orderId: req.orderId, items: [{ sku: "SKU-100", quantity: 1 }] }),
     );
     expect(booked.code).toBe(Code.FailedPrecondition);
-    expect(infoOf(booked)?.reason).toBe("ITEMS_NOT_CANCELLABLE");
-    expect(infoOf(booked)?.metadata.fulfillment_ids).toBe(`${req.orderId}/1`);
+    expect(errorInfoOf(booked)?.reason).toBe("ITEMS_NOT_CANCELLABLE");
+    expect(errorInfoOf(booked)?.metadata.fulfillment_ids).toBe(`${req.orderId}/1`);
     const stale = await failure(
       sys.grpc.cancelOrderItems({
         orderId: req.orderId,

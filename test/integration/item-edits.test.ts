@@ -8,7 +8,7 @@
  */
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { HoldType } from "../../gen/oms/v1/order_operations_pb.js";
 import {
   FulfillmentStatus,
@@ -21,7 +21,7 @@ import {
   authorizedAndHeld as heldAfterAuthorization,
   ledgerByFulfillment,
 } from "../support/edits.js";
-import { failure } from "../support/failure.js";
+import { errorInfoOf, failure } from "../support/failure.js";
 import { twoWarehouses } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import {
@@ -30,8 +30,6 @@ import {
   shipAndDeliverAll,
   waitForOrder,
 } from "../support/watch.js";
-
-const infoOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
 
 describe("UpdateOrderItems, end to end", () => {
   let sys: TestSystem;
@@ -193,7 +191,7 @@ describe("UpdateOrderItems, end to end", () => {
       if (!applied) {
         const err = edit.reason as ConnectError;
         expect(err.code).toBe(Code.FailedPrecondition);
-        expect(infoOf(err)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
+        expect(errorInfoOf(err)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
       }
       // The booking carries the lines the order ended with, whichever came first.
       const units = applied ? 3 : 2;
@@ -224,7 +222,7 @@ describe("UpdateOrderItems, end to end", () => {
       }),
     );
     expect(refused.code).toBe(Code.FailedPrecondition);
-    expect(infoOf(refused)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
+    expect(errorInfoOf(refused)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
     sys.refs.faults.clear("shipping");
     const done = await shipAndDeliverAll(sys, orderId, 2);
     expect(bookedItems(orderId)[`${orderId}/1`]).toEqual([{ sku: "SKU-100", quantity: 2 }]);
@@ -250,7 +248,7 @@ describe("UpdateOrderItems, end to end", () => {
       }),
     );
     expect(stale.code).toBe(Code.Aborted);
-    expect(infoOf(stale)?.reason).toBe("ORDER_VERSION_MISMATCH");
+    expect(errorInfoOf(stale)?.reason).toBe("ORDER_VERSION_MISMATCH");
 
     const repeated = await failure(
       sys.grpc.updateOrderItems({
@@ -280,7 +278,7 @@ describe("UpdateOrderItems, end to end", () => {
       }),
     );
     expect(missing.code).toBe(Code.FailedPrecondition);
-    expect(infoOf(missing)?.reason).toBe("ITEMS_UNAVAILABLE");
+    expect(errorInfoOf(missing)?.reason).toBe("ITEMS_UNAVAILABLE");
     // What the failed edit reserved went back; the order did not change.
     expect(sys.refs.inventory.heldBy(orderId)).toEqual([
       { warehouseId: "wh-east", lines: [{ sku: "SKU-100", quantity: 2 }] },
@@ -302,8 +300,8 @@ describe("UpdateOrderItems, end to end", () => {
       }),
     );
     expect(booked.code).toBe(Code.FailedPrecondition);
-    expect(infoOf(booked)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
-    expect(infoOf(booked)?.metadata.fulfillment_ids).toBe(`${orderId}/1`);
+    expect(errorInfoOf(booked)?.reason).toBe("FULFILLMENT_NOT_EDITABLE");
+    expect(errorInfoOf(booked)?.metadata.fulfillment_ids).toBe(`${orderId}/1`);
     expect(ledger(orderId)[`${orderId}/1`]).toEqual(["AUTHORIZE 3199"]);
     await sys.grpc.cancelOrder({ orderId, reason: "done" });
     await finishedOrder(sys, orderId);
