@@ -173,9 +173,12 @@ async function applyEdit(
       f.items.length > 0 &&
       f.amounts.totalMinor > f.payment.authorizedMinor,
   );
-  const auths = await Promise.all(
-    raised.map((f) =>
-      activities.authorizePayment({
+  // Each new authorization with the fulfillment and total it was asked for.
+  const authorized = await Promise.all(
+    raised.map(async (f) => ({
+      fulfillmentId: f.fulfillmentId,
+      amount: f.amounts.totalMinor,
+      auth: await activities.authorizePayment({
         orderId,
         fulfillmentId: f.fulfillmentId,
         customerId: run.input.submission.customerId,
@@ -183,16 +186,18 @@ async function applyEdit(
         amountMinor: f.amounts.totalMinor,
         edit: editId,
       }),
-    ),
+    })),
   );
-  const declined = auths.find((a) => !a.approved);
-  if (declined !== undefined && !declined.approved) {
+  const declined = authorized
+    .map((a) => a.auth)
+    .find((a): a is Extract<AuthorizeResult, { approved: false }> => !a.approved);
+  if (declined !== undefined) {
     await Promise.all([
-      ...auths.map((a, i) =>
-        a.approved
+      ...authorized.map(({ fulfillmentId, auth }) =>
+        auth.approved
           ? compensations.voidPayment({
-              fulfillmentId: (raised[i] as { fulfillmentId: string }).fulfillmentId,
-              authorizationId: a.authorizationId,
+              fulfillmentId,
+              authorizationId: auth.authorizationId,
               edit: editId,
             })
           : undefined,
@@ -208,10 +213,9 @@ async function applyEdit(
   // 3. Apply, in one version; then void what was replaced and release what was removed.
   const replaced: { fulfillmentId: string; authorizationId: string }[] = [];
   const newAuth = new Map<string, { auth: AuthorizeResult & { approved: true }; amount: number }>();
-  raised.forEach((f, i) => {
-    const auth = auths[i];
-    if (auth?.approved) newAuth.set(f.fulfillmentId, { auth, amount: f.amounts.totalMinor });
-  });
+  for (const { fulfillmentId, amount, auth } of authorized) {
+    if (auth.approved) newAuth.set(fulfillmentId, { auth, amount });
+  }
   const state = stateOf(run);
   for (const next of changed) {
     const id = next.fulfillmentId;
