@@ -26,6 +26,7 @@ import { orderChangeEventToProto, positionOfCursor } from "../events/order-event
 import { type OrderStore, ReadModelArgumentError } from "../readmodel/store.js";
 import type { OrderCommands } from "../temporal/order-commands.js";
 import type { ReturnCommands } from "../temporal/return-commands.js";
+import { afterAnswerOf } from "./after-answer.js";
 import {
   addressFromProto,
   orderStatusesFromProto,
@@ -58,7 +59,12 @@ export function createOrderServiceHandlers(
   const { commands, store } = deps;
   return {
     async submitOrder(req, ctx) {
-      const order = await commands.submit(submissionFromProto(req), principalOf(ctx), ctx.signal);
+      const order = await commands.submit(
+        submissionFromProto(req),
+        principalOf(ctx),
+        ctx.signal,
+        afterAnswerOf(ctx),
+      );
       return create(SubmitOrderResponseSchema, { order: orderToProto(order) });
     },
 

@@ -7,6 +7,7 @@ import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Client, Connection } from "@temporalio/client";
 import type { Logger } from "pino";
+import { withAfterAnswer } from "../api/after-answer.js";
 import { createApiSecurity } from "../api/auth/api-security.js";
 import { createCodecEndpoint } from "../api/codec/codec-endpoint.js";
 import { startDependencyMonitor } from "../api/dependency-monitor.js";
@@ -226,7 +227,8 @@ function apiServerSecurityOptions(
     });
   return {
     ...(security.tls ? { tls: security.tls } : {}),
-    contextValues: security.contextValues,
+    contextValues: (req: Parameters<typeof security.contextValues>[0]) =>
+      withAfterAnswer(security.contextValues(req), req),
     ...(codec
       ? {
           fallback: (...[req, res]: Parameters<typeof codec>) =>

@@ -47,11 +47,21 @@ import {
   WorkflowFailureType,
 } from "../workflows/messages.js";
 import { submissionFingerprint } from "./fingerprint.js";
-import type { SubmitMemo, WorkflowStarter } from "./workflow-starts.js";
+import type { AfterAnswer, SubmitMemo, WorkflowStarter } from "./workflow-starts.js";
 
 /** What the API asks of Temporal. Every method throws only DomainErrors. */
 export interface OrderCommands {
-  submit(submission: OrderSubmission, principal: string, signal?: AbortSignal): Promise<Order>;
+  /**
+   * Accepts an order and answers; its workflow starts in the background once
+   * `afterAnswer` runs it (when the caller's answer has been written), else on
+   * the next turn of the event loop.
+   */
+  submit(
+    submission: OrderSubmission,
+    principal: string,
+    signal?: AbortSignal,
+    afterAnswer?: AfterAnswer,
+  ): Promise<Order>;
   cancel(orderId: string, reason: string, principal: string, signal?: AbortSignal): Promise<Order>;
   resolveUnavailableItems(
     orderId: string,
@@ -188,7 +198,7 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
       });
 
   return {
-    submit: (submission, principal, signal) =>
+    submit: (submission, principal, signal, afterAnswer) =>
       guard(client, signal, async () => {
         const fingerprint = submissionFingerprint(submission);
         const acceptTime = now().toISOString();
@@ -226,12 +236,10 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
           startGraceMs,
         });
         if (accepted) {
-          starter.startSoon({
-            orderId: submission.orderId,
-            fingerprint,
-            request,
-            createTime: acceptTime,
-          });
+          starter.startSoon(
+            { orderId: submission.orderId, fingerprint, request, createTime: acceptTime },
+            afterAnswer,
+          );
           return order;
         }
         // The order exists: the same submission again, or a conflict.

@@ -29,6 +29,9 @@ export interface StartLogger {
 /** How a start ended: the workflow exists (record deleted), or another one has the id (record parked). */
 export type StartOutcome = "started" | "conflict";
 
+/** Runs a function later: once the answer to the current call has been written. */
+export type AfterAnswer = (fn: () => void) => void;
+
 /** The memo every order workflow carries, from which a repeated start is recognized. */
 export interface SubmitMemo {
   submissionFingerprint: string;
@@ -44,8 +47,15 @@ export interface WorkflowStarter {
    * fails (the record stays). Concurrent calls for one order share one start.
    */
   start(start: WorkflowStart): Promise<StartOutcome>;
-  /** {@link start} in the background, free of the caller's abort signal; a failure is left to the dispatcher. */
-  startSoon(start: WorkflowStart): void;
+  /**
+   * {@link start} in the background, free of the caller's abort signal; a
+   * failure is left to the dispatcher. The start begins once `afterAnswer`
+   * runs it (the API passes one that waits until the caller's answer has
+   * been written), else on the next turn of the event loop: the answer the
+   * caller is waiting for never waits for the start's own work (payload
+   * encoding and encryption, the Temporal request).
+   */
+  startSoon(start: WorkflowStart, afterAnswer?: AfterAnswer): void;
   /**
    * Starts the order's workflow now if its start is still pending (not
    * parked). Resolves true when it did, false when there was nothing to start.
@@ -116,16 +126,26 @@ export function createWorkflowStarter(options: WorkflowStarterOptions): Workflow
   };
 
   // Not under the calling RPC's abort signal (the RPC has answered and ends
-  // before the start does), but still in its trace.
-  const startSoon = (record: WorkflowStart): void => {
-    client
-      .withAbortSignal(new AbortController().signal, () => start(record))
-      .catch((err: unknown) => {
-        logger.warn(
-          { orderId: record.orderId, error: describe(err) },
-          "order workflow not started yet; the start dispatcher retries it",
-        );
-      });
+  // before the start does), but still in its trace (the promise keeps the
+  // async context). A start asked for meanwhile (startPending) does not wait
+  // for this one: start() shares whichever runs first.
+  const soon = new Set<Promise<void>>();
+  const startSoon = (record: WorkflowStart, afterAnswer?: AfterAnswer): void => {
+    const later = new Promise<void>((resolve) =>
+      afterAnswer === undefined ? setImmediate(resolve) : afterAnswer(resolve),
+    )
+      .then(() => client.withAbortSignal(new AbortController().signal, () => start(record)))
+      .then(
+        () => {},
+        (err: unknown) => {
+          logger.warn(
+            { orderId: record.orderId, error: describe(err) },
+            "order workflow not started yet; the start dispatcher retries it",
+          );
+        },
+      )
+      .finally(() => soon.delete(later));
+    soon.add(later);
   };
 
   return {
@@ -143,7 +163,7 @@ export function createWorkflowStarter(options: WorkflowStarterOptions): Workflow
       await done;
     },
     async drain() {
-      await Promise.allSettled([...running.values()]);
+      await Promise.allSettled([...soon, ...running.values()]);
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   createClient,
 } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { WorkflowNotFoundError } from "@temporalio/client";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -20,6 +21,7 @@ import { OrderStatus } from "../../gen/oms/v1/order_pb.js";
 import { OrderService, SubmitOrderRequestSchema } from "../../gen/oms/v1/order_service_pb.js";
 import { type RunningApi, startApi } from "../../src/cmd/components.js";
 import { orderWorkflowId } from "../../src/domain/ids.js";
+import { createWorkflowStarter } from "../../src/temporal/workflow-starts.js";
 import { orderRequest } from "../support/orders.js";
 import { startTestSystem, type TestSystem } from "../support/system.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -74,6 +76,47 @@ describe("accept-first SubmitOrder", () => {
     );
     expect(await sys.api.store.getWorkflowStart(req.orderId)).toBeNull();
     await waitForOrder(sys, req.orderId, (o) => o.status !== OrderStatus.PENDING);
+  });
+
+  it("starts a workflow in the background only once the caller's answer is written, when told when that is", async () => {
+    const starter = createWorkflowStarter({
+      client: sys.temporal,
+      store: sys.api.store,
+      logger: pino({ level: "silent" }),
+    });
+    const req = orderRequest();
+    const workflowId = orderWorkflowId(req.orderId);
+    // A workflow nobody runs (no worker polls its task queue): only its existence matters.
+    const record = {
+      orderId: req.orderId,
+      fingerprint: "fp",
+      createTime: new Date().toISOString(),
+      request: {
+        workflowType: "orderWorkflow",
+        workflowId,
+        taskQueue: `nobody-polls-${req.orderId}`,
+        args: [],
+        memo: { submissionFingerprint: "fp" },
+      },
+    };
+    let answered: (() => void) | undefined;
+    starter.startSoon(record, (fn) => {
+      answered = fn;
+    });
+    // Several turns of the event loop later, nothing has been asked of Temporal.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    await expect(sys.temporal.workflow.getHandle(workflowId).describe()).rejects.toThrow(
+      WorkflowNotFoundError,
+    );
+    expect(answered).toBeDefined();
+    answered?.();
+    await starter.drain();
+    try {
+      const memo = (await sys.temporal.workflow.getHandle(workflowId).describe()).memo;
+      expect(memo).toEqual({ submissionFingerprint: "fp" });
+    } finally {
+      await sys.temporal.workflow.getHandle(workflowId).terminate("test over");
+    }
   });
 
   it("answers concurrent identical and conflicting submits from the read model: one order, one workflow", async () => {
