@@ -59,7 +59,14 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Or
     throw error;
   }
 
-  const db = new Kysely<ReadModelDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const prepare = createStatementPreparer(sqlite);
+  const db = new Kysely<ReadModelDatabase>({
+    // Kysely prepares every query it runs anew: reads (GetOrder, every
+    // WatchOrder poll) reuse their prepared statements instead.
+    dialect: new SqliteDialect({
+      database: { prepare, close: () => sqlite.close() },
+    }),
+  });
   try {
     if (options.migrate ?? true) await migrateExclusively(db, sqlite, filename);
   } catch (error) {
@@ -69,7 +76,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Or
   return createKyselyOrderStore(db, {
     dialect: "sqlite",
     pageTokenSecret: options.pageTokenSecret,
-    runWriteTransaction: createSynchronousTransactionRunner(sqlite, busyTimeoutMs),
+    runWriteTransaction: createSynchronousTransactionRunner(sqlite, prepare, busyTimeoutMs),
   });
 }
 
@@ -114,8 +121,27 @@ async function migrateExclusively(
 }
 
 // Distinct statement texts are few (one upsert, timeline inserts by batch
-// size); the cap only guards against unbounded growth.
-const STATEMENT_CACHE_LIMIT = 64;
+// size, a read per query shape); the cap only guards against unbounded growth.
+const STATEMENT_CACHE_LIMIT = 256;
+
+/**
+ * better-sqlite3's prepare with the statements kept by SQL text: preparing
+ * (parsing and planning) costs more than running a short statement. A
+ * statement still iterating (a streamed query) is not shared; PRAGMAs are
+ * prepared anew (some take effect only when prepared).
+ */
+function createStatementPreparer(sqlite: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (statement !== undefined && !statement.busy) return statement;
+    statement = sqlite.prepare(sql);
+    if (/^\s*pragma\b/i.test(sql)) return statement;
+    if (statements.size >= STATEMENT_CACHE_LIMIT) statements.clear();
+    statements.set(sql, statement);
+    return statement;
+  };
+}
 
 /**
  * Runs a write transaction from BEGIN to COMMIT in one synchronous call.
@@ -138,18 +164,9 @@ const STATEMENT_CACHE_LIMIT = 64;
  */
 function createSynchronousTransactionRunner(
   sqlite: Database.Database,
+  prepare: (sql: string) => Database.Statement,
   busyTimeoutMs: number,
 ): WriteTransactionRunner {
-  const statements = new Map<string, Database.Statement>();
-  const prepare = (text: string): Database.Statement => {
-    let statement = statements.get(text);
-    if (statement === undefined) {
-      if (statements.size >= STATEMENT_CACHE_LIMIT) statements.clear();
-      statement = sqlite.prepare(text);
-      statements.set(text, statement);
-    }
-    return statement;
-  };
   const transaction = sqlite.transaction((queries: readonly CompiledQuery[]) =>
     queries.map((query): QueryResult<unknown> => {
       const statement = prepare(query.sql);
