@@ -120,7 +120,8 @@ export function createKyselyOrderStore(
   let closing: Promise<void> | undefined;
   // See saveOrder's event and sequenceOrderEvents.
   const positionNow = options.dialect === "sqlite";
-  // The statements of every write (saveOrder, claimOutbox), compiled once per shape.
+  // The statements of every write (saveOrder, claimOutbox) and of the hot
+  // reads, compiled once per shape.
   const statement = createStatementCache();
 
   /**
@@ -450,11 +451,11 @@ export function createKyselyOrderStore(
     },
 
     async getOrder(orderId) {
-      const row = await db
-        .selectFrom("orders")
-        .select("snapshot")
-        .where("order_id", "=", orderId)
-        .executeTakeFirst();
+      // The hot reads (GetOrder, every WatchOrder poll) skip Kysely's build and compile.
+      const query = statement("orders:get", { orderId }, (v) =>
+        db.selectFrom("orders").select("snapshot").where("order_id", "=", v.orderId).compile(),
+      );
+      const [row] = (await db.executeQuery(query)).rows as { snapshot: unknown }[];
       return row === undefined ? null : jsonColumn<Order>(row.snapshot);
     },
 
@@ -482,15 +483,18 @@ export function createKyselyOrderStore(
         throw new RangeError(`afterVersion must be a safe integer, got ${afterVersion}`);
       }
       checkLimit(limit);
-      const rows = await db
-        .selectFrom("order_versions")
-        .select("snapshot")
-        .where("order_id", "=", orderId)
-        .where("version", ">", afterVersion)
-        .orderBy("version", "asc")
-        .limit(limit)
-        .execute();
-      return rows.map((row) => jsonColumn<Order>(row.snapshot));
+      const query = statement("order_versions:after", { orderId, afterVersion, limit }, (v) =>
+        db
+          .selectFrom("order_versions")
+          .select("snapshot")
+          .where("order_id", "=", v.orderId)
+          .where("version", ">", v.afterVersion)
+          .orderBy("version", "asc")
+          .limit(v.limit)
+          .compile(),
+      );
+      const { rows } = await db.executeQuery(query);
+      return (rows as { snapshot: unknown }[]).map((row) => jsonColumn<Order>(row.snapshot));
     },
 
     async findShipment(shipmentId): Promise<ShipmentOwner | null> {
