@@ -52,6 +52,16 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
+/**
+ * On a SQLite read model, the API leaves checkpoints to the worker, which
+ * writes most of the pages: a checkpoint runs synchronously in the commit
+ * that finds the WAL long (an fsync and the copy of the WAL's pages, 10–15 ms
+ * measured), and in the API it stalled every call in flight. Should no
+ * worker write for a long time, the API checkpoints once the WAL is ten
+ * times SQLite's threshold (about 40 MB).
+ */
+const API_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 export async function startApi(
   config: Config,
   temporalAddress: string,
@@ -60,7 +70,9 @@ export async function startApi(
   // First: a contract RPC without a role or an unreadable key stops the start here.
   const security = createApiSecurity(config.security, logger);
   const keyring = keyringOf(config);
-  const store = withUnavailableErrors(await openStore(config));
+  const store = withUnavailableErrors(
+    await openStore(config, { walAutocheckpointPages: API_WAL_AUTOCHECKPOINT_PAGES }),
+  );
   const connectionOptions = {
     ...temporalConnectionOptions(config.temporal, temporalAddress),
     // grpc-js backs off reconnects up to 120 s by default: after a Temporal

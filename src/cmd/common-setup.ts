@@ -1,15 +1,19 @@
 /** What the API and the worker both open from the Config: the read model and the payload keyring. */
 import type { Config } from "../config/config.js";
 import { withStoreMetrics } from "../observability/store-metrics.js";
-import { createStore } from "../readmodel/create-store.js";
+import { type CreateStoreOptions, createStore } from "../readmodel/create-store.js";
 import type { OrderStore } from "../readmodel/store.js";
 import type { Keyring } from "../temporal/codec/keyring.js";
 
-export async function openStore(config: Config): Promise<OrderStore> {
+export async function openStore(
+  config: Config,
+  options: Pick<CreateStoreOptions, "walAutocheckpointPages"> = {},
+): Promise<OrderStore> {
   const store = await createStore({
     databaseUrl: config.readModel.databaseUrl,
     dataDir: config.dataDir,
     pageTokenSecret: config.readModel.pageTokenSecret,
+    ...options,
   });
   return withStoreMetrics(store);
 }

@@ -21,6 +21,8 @@ export interface CreateStoreOptions {
   pageTokenSecret: string | Uint8Array;
   /** PostgreSQL pool size per process. */
   poolSize?: number;
+  /** SQLite only: see SqliteStoreOptions.walAutocheckpointPages. */
+  walAutocheckpointPages?: number;
 }
 
 /** What {@link resolveStoreLocation} decided. */
@@ -70,5 +72,8 @@ export async function createStore(options: CreateStoreOptions): Promise<OrderSto
     // loss can cost the last commits. An fsync per version tripled SubmitOrder's
     // latency (the bench). Production runs on PostgreSQL.
     synchronous: "NORMAL",
+    ...(options.walAutocheckpointPages !== undefined
+      ? { walAutocheckpointPages: options.walAutocheckpointPages }
+      : {}),
   });
 }

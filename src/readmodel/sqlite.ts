@@ -32,6 +32,12 @@ export interface SqliteStoreOptions {
    * transitions on an OS crash, and a lost terminal transition is never written again.
    */
   synchronous?: "FULL" | "NORMAL";
+  /**
+   * SQLite's `wal_autocheckpoint`: the committing connection that finds the
+   * WAL longer than this many pages copies it into the database file (and
+   * fsyncs), synchronously. Default 1000 (SQLite's); 0 never.
+   */
+  walAutocheckpointPages?: number;
   /** Apply pending migrations before returning. Default true. */
   migrate?: boolean;
 }
@@ -54,6 +60,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<Or
     sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     sqlite.pragma(`synchronous = ${options.synchronous === "NORMAL" ? "NORMAL" : "FULL"}`);
     sqlite.pragma("foreign_keys = ON");
+    if (options.walAutocheckpointPages !== undefined) {
+      sqlite.pragma(
+        `wal_autocheckpoint = ${Math.max(0, Math.trunc(options.walAutocheckpointPages))}`,
+      );
+    }
   } catch (error) {
     sqlite.close();
     throw error;

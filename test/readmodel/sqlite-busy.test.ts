@@ -1,10 +1,11 @@
 /**
  * A SQLite write that finds another process's write lock waits for it
  * without blocking the thread: the process's other work (the API's other
- * calls) goes on, and the write lands once the lock is free.
+ * calls) goes on, and the write lands once the lock is free. A store can
+ * leave WAL checkpoints (synchronous, with an fsync) to the other processes.
  */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -116,5 +117,33 @@ describe("SQLite writes while another connection holds the write lock", () => {
       rival.close();
       await store.close();
     }
+  });
+});
+
+describe("SQLite WAL checkpoints", () => {
+  /** The WAL's size after the same writes, with the given autocheckpoint threshold. */
+  async function walBytesAfterWrites(name: string, walAutocheckpointPages: number) {
+    const filename = join(dir, `${name}.sqlite`);
+    const store = await createSqliteStore({
+      filename,
+      pageTokenSecret: "s",
+      walAutocheckpointPages,
+    });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const { order: o, entries } = order(`${name}-${i}`);
+        await store.saveOrder(o, entries);
+      }
+      return statSync(`${filename}-wal`).size;
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("a store that leaves checkpoints to others (the API's) lets the WAL grow; one that checkpoints keeps reusing it", async () => {
+    const leaves = await walBytesAfterWrites("no-checkpoints", 0);
+    const checkpoints = await walBytesAfterWrites("checkpoints", 4);
+    // A checkpointed WAL restarts from its beginning: it stays about one transaction long.
+    expect(leaves).toBeGreaterThan(5 * checkpoints);
   });
 });
