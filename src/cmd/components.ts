@@ -65,9 +65,10 @@ export async function startWorker(
     traced: observability.tracedWorkflows,
   });
   const store = await openStore(config);
-  const connection = await NativeConnection.connect(
-    temporalConnectionOptions(config.temporal, temporalAddress),
-  );
+  const connection = await NativeConnection.connect({
+    ...temporalConnectionOptions(config.temporal, temporalAddress),
+    grpcCompression: { codec: config.temporal.workerGrpcCompression },
+  });
   const clients = createDownstreamClients(
     urls,
     config.downstream.timeoutMs,

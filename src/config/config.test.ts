@@ -40,6 +40,16 @@ describe("loadConfig", () => {
     expect(problems.join("\n")).toMatch(/OMS_REFERENCE_FAULTS: unknown service "billing"/);
   });
 
+  it("compresses the worker's gRPC to Temporal only when asked (OMS_WORKER_GRPC_COMPRESSION)", () => {
+    expect(loadConfig({}).temporal.workerGrpcCompression).toBe("none");
+    expect(loadConfig({ OMS_WORKER_GRPC_COMPRESSION: "gzip" }).temporal.workerGrpcCompression).toBe(
+      "gzip",
+    );
+    expect(() => loadConfig({ OMS_WORKER_GRPC_COMPRESSION: "zstd" })).toThrow(
+      /OMS_WORKER_GRPC_COMPRESSION="zstd": expected one of none, gzip/,
+    );
+  });
+
   it("reads the SLA targets: on by default, 0 turns a stage off, bad values listed", () => {
     expect(loadConfig({}).workflow.slaPolicy).toEqual({
       authorizedWithinMs: 3_600_000,

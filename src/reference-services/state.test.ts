@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { decode, encode, openReferenceState } from "./state.js";
 
@@ -47,5 +50,42 @@ describe("the reference state's records", () => {
     });
     expect(state.transaction(() => map.get("a"))).toEqual({ n: 4 });
     state.close();
+  });
+
+  it("are on disk as the last transaction that changed them left them, reads in between", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "oms-state-"));
+    const file = path.join(dir, "state.sqlite");
+    try {
+      const state = openReferenceState(file);
+      const map = state.map<{ n: number }>("payment_authorizations");
+      const log = state.log<string>("payment_ledger");
+      state.transaction(() => {
+        map.set("a", { n: 1 });
+        map.set("b", { n: 2 });
+        log.push("first");
+      });
+      // Reads only (no SQLite transaction), then changes in place, a removal and an append.
+      expect(state.transaction(() => map.get("a"))).toEqual({ n: 1 });
+      state.transaction(() => {
+        (map.get("a") as { n: number }).n = 5;
+        map.delete("b");
+        log.push("second");
+      });
+      expect(state.transaction(() => [map.get("a"), map.get("b"), map.get("c")])).toEqual([
+        { n: 5 },
+        undefined,
+        undefined,
+      ]);
+      state.close();
+
+      const reopened = openReferenceState(file);
+      expect([...reopened.map<{ n: number }>("payment_authorizations").entries()]).toEqual([
+        ["a", { n: 5 }],
+      ]);
+      expect([...reopened.log<string>("payment_ledger")]).toEqual(["first", "second"]);
+      reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,9 +10,10 @@ import Database from "better-sqlite3";
  * Every operation of a store runs in one transaction ({@link ReferenceState.transaction};
  * {@link ReferenceState.transactional} wraps a store's methods). The store
  * changes its records in memory as before; when the outermost transaction
- * ends, every record it touched is written in one SQLite transaction, so an
- * operation's writes (an authorization, its ledger entry and the idempotency
- * result of the call) are on disk together or not at all. When the operation
+ * ends, every record it touched whose JSON changed is written in one SQLite
+ * transaction, so an operation's writes (an authorization, its ledger entry
+ * and the idempotency result of the call) are on disk together or not at all;
+ * an operation that changed nothing opens no SQLite transaction. When the operation
  * throws, or the write fails, the touched records are put back as they were
  * last written, in memory too.
  *
@@ -98,7 +99,9 @@ export function stateOf(store: object): ReferenceState {
 
 /** What takes part in a transaction: a map or log with changes to write. */
 interface Participant {
-  /** Writes the changes (inside the SQLite transaction). */
+  /** Works out what changed since last saved (no I/O); false when nothing did. */
+  prepare(): boolean;
+  /** Writes what prepare() found (inside the SQLite transaction). */
   write(): void;
   /** The write committed: what was written is now the saved state. */
   settle(): void;
@@ -130,6 +133,10 @@ export function openReferenceState(file = ":memory:"): ReferenceState {
     throw err;
   }
 
+  // One transaction function for the life of the database, not one per operation.
+  const writeChanges = db.transaction((changed: Participant[]) => {
+    for (const p of changed) p.write();
+  });
   let active: Set<Participant> | undefined;
   const join = (participant: Participant, what: string): void => {
     if (active === undefined) {
@@ -151,9 +158,12 @@ export function openReferenceState(file = ":memory:"): ReferenceState {
         if (typeof (result as { then?: unknown } | undefined)?.then === "function") {
           throw new Error("reference state: a transaction cannot span an await");
         }
-        db.transaction(() => {
-          for (const p of participants) p.write();
-        })();
+        // Only what changed is written; an operation that changed nothing
+        // (a read, a repeated call answered from its idempotency record)
+        // opens no SQLite transaction at all.
+        const changed: Participant[] = [];
+        for (const p of participants) if (p.prepare()) changed.push(p);
+        if (changed.length > 0) writeChanges(changed);
         for (const p of participants) p.settle();
         return result;
       } catch (err) {
@@ -235,7 +245,7 @@ export class PersistentMap<V> extends Map<string, V> implements Participant {
   readonly #saved = new Map<string, string>();
   /** Keys read or changed in the current transaction. */
   readonly #touched = new Set<string>();
-  /** What write() wrote, for settle(). */
+  /** What prepare() found changed (JSON, or undefined: removed), for write() and settle(). */
   #written = new Map<string, string | undefined>();
   readonly #upsert: Database.Statement;
   readonly #remove: Database.Statement;
@@ -283,19 +293,23 @@ export class PersistentMap<V> extends Map<string, V> implements Participant {
     super.clear();
   }
 
-  write(): void {
-    this.#written = new Map();
+  prepare(): boolean {
+    this.#written.clear();
     for (const key of this.#touched) {
       if (super.has(key)) {
         const json = encode(super.get(key));
-        if (json !== this.#saved.get(key)) {
-          this.#upsert.run(key, json);
-          this.#written.set(key, json);
-        }
+        if (json !== this.#saved.get(key)) this.#written.set(key, json);
       } else if (this.#saved.has(key)) {
-        this.#remove.run(key);
         this.#written.set(key, undefined);
       }
+    }
+    return this.#written.size > 0;
+  }
+
+  write(): void {
+    for (const [key, json] of this.#written) {
+      if (json === undefined) this.#remove.run(key);
+      else this.#upsert.run(key, json);
     }
   }
 
@@ -347,6 +361,10 @@ export class AppendLog<V> extends Array<V> implements Participant {
   override push(...items: V[]): number {
     this.#join(this, "push");
     return super.push(...items);
+  }
+
+  prepare(): boolean {
+    return this.length > this.#saved;
   }
 
   write(): void {

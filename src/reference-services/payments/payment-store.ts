@@ -134,11 +134,26 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
   const authorizations = state.map<AuthorizationRecord>("payment_authorizations");
   const entries = state.log<LedgerEntryRecord>("payment_ledger");
 
+  // Each customer's authorization ids, so that the spending-limit check of an
+  // authorization reads the customer's own instead of every one ever made.
+  // An id whose authorization was rolled back finds nothing and is skipped.
+  const byCustomer = new Map<string, Set<string>>();
+  const index = (auth: AuthorizationRecord): void => {
+    let ids = byCustomer.get(auth.customerId);
+    if (ids === undefined) {
+      ids = new Set();
+      byCustomer.set(auth.customerId, ids);
+    }
+    ids.add(auth.authorizationId);
+  };
+  for (const auth of authorizations.values()) index(auth);
+
   const spendingLimit = (customerId: string): bigint => limits.get(customerId) ?? defaultLimit;
   const exposure = (customerId: string): bigint => {
     let sum = 0n;
-    for (const a of authorizations.values()) {
-      if (a.customerId !== customerId) continue;
+    for (const id of byCustomer.get(customerId) ?? []) {
+      const a = authorizations.get(id);
+      if (a === undefined) continue;
       // An expired authorization holds nothing any more.
       if (a.status === "AUTHORIZED" && !expired(a)) sum += a.authorizedMinor;
       if (a.status === "CAPTURED") sum += a.capturedMinor - a.refundedMinor;
@@ -239,6 +254,7 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
         auth.expireTime = new Date(time.getTime() + ttlMs);
       }
       authorizations.set(auth.authorizationId, auth);
+      index(auth);
       record(
         auth,
         auth.status === "DECLINED" ? "DECLINE" : "AUTHORIZE",
