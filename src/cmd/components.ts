@@ -3,15 +3,13 @@
  * Config. `oms dev` starts all of them in one process; `oms api`,
  * `oms worker` and `oms reference-services` start one each; tests start them
  * the same way. The API part lives in api-component.ts, which `oms api`
- * imports alone.
+ * imports alone, and the reference services part in
+ * reference-services-component.ts, which `oms reference-services` imports alone.
  */
 
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { Interceptor } from "@connectrpc/connect";
 import { NativeConnection, type Worker } from "@temporalio/worker";
 import type { Logger } from "pino";
-import { ShipmentEvent, ShipmentService } from "../../gen/oms/v1/shipment_service_pb.js";
 import { createActivities } from "../activities/index.js";
 import { downstreamCredentials } from "../clients/credentials.js";
 import { createDownstreamClients, type DownstreamUrls } from "../clients/downstream.js";
@@ -20,15 +18,14 @@ import { type NatsEventPublisher, startNatsEventPublisher } from "../events/nats
 import { createDownstreamObservabilityInterceptor } from "../observability/downstream-interceptor.js";
 import { workerObservability } from "../observability/temporal-observability.js";
 import { startNotificationDispatcher } from "../outbox/notification-dispatcher.js";
-import { type ReferenceServices, startReferenceServices } from "../reference-services/index.js";
 import { payloadDataConverter } from "../temporal/codec/data-converter.js";
 import { temporalConnectionOptions } from "../temporal/connection-options.js";
 import { createOrderWorker } from "../temporal/worker.js";
 import { ensureWorkflowBundle } from "../temporal/workflow-bundle.js";
 import { keyringOf, openStore } from "./common-setup.js";
-import { apiClientOptions, referenceServicesSecurity } from "./security-setup.js";
 
 export { type RunningApi, startApi } from "./api-component.js";
+export { startReferenceServicesFromConfig } from "./reference-services-component.js";
 
 export interface RunningWorker {
   worker: Worker;
@@ -126,47 +123,4 @@ export async function startWorker(
       await store.close();
     },
   };
-}
-
-/**
- * The reference implementations of the downstream services, with the
- * simulated courier reporting to the OMS API (when enabled), so orders
- * complete by themselves.
- */
-export async function startReferenceServicesFromConfig(
-  config: Config,
-  omsApiUrl: string,
-  logger: Logger,
-  /** Credentials of the courier's calls besides those configured (`oms dev`'s tokens). */
-  credentials: Interceptor[] = [],
-): Promise<ReferenceServices> {
-  const rs = config.referenceServices;
-  const shipments = createClient(
-    ShipmentService,
-    createGrpcTransport({ baseUrl: omsApiUrl, ...apiClientOptions(config, credentials) }),
-  );
-  return startReferenceServices({
-    ...referenceServicesSecurity(config),
-    host: rs.host,
-    port: rs.port,
-    logger: logger.child({ component: "reference-services" }),
-    faults: rs.faults,
-    catalog: rs.catalog,
-    payments: { authorizationTtlMs: rs.authorizationTtlMs },
-    stateFile: rs.stateFile,
-    simulatedCourier: rs.simulatedCourier
-      ? {
-          dispatchDelayMs: rs.courierDispatchDelayMs,
-          deliverDelayMs: rs.courierDeliveryDelayMs,
-          async reportEvent({ shipmentId, fulfillmentId, event, occurredAt }) {
-            await shipments.reportShipmentEvent({
-              shipmentId,
-              fulfillmentId,
-              event: event === "DISPATCHED" ? ShipmentEvent.DISPATCHED : ShipmentEvent.DELIVERED,
-              occurredAt: timestampFromDate(occurredAt),
-            });
-          },
-        }
-      : false,
-  });
 }

@@ -128,7 +128,8 @@ const COMMANDS: Record<
     return [async () => guard?.stop(), worker.stop];
   },
   async "reference-services"(config, logger) {
-    const { startReferenceServicesFromConfig } = await components();
+    // The reference services alone: not the worker's modules.
+    const { startReferenceServicesFromConfig } = await import("./reference-services-component.js");
     const apiUrl = config.referenceServices.omsApiUrl ?? `http://127.0.0.1:${config.api.port}`;
     const refs = await startReferenceServicesFromConfig(config, apiUrl, logger);
     logger.info({ url: refs.url, courierReportsTo: apiUrl }, "reference services listening");

@@ -25,6 +25,15 @@ describe("the reference state's records", () => {
     state.close();
   });
 
+  it("can be peeked at for reading, in a transaction or not", () => {
+    const state = openReferenceState();
+    const map = state.map<{ n: number }>("payment_authorizations");
+    state.transaction(() => map.set("a", { n: 1 }));
+    expect(map.peek("a")).toEqual({ n: 1 });
+    expect(state.transaction(() => [map.peek("a"), map.peek("b")])).toEqual([{ n: 1 }, undefined]);
+    state.close();
+  });
+
   it("are put back as last written when a transaction throws, in-place changes included", () => {
     const state = openReferenceState();
     const map = state.map<{ n: number }>("payment_authorizations");

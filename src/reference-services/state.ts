@@ -19,8 +19,9 @@ import Database from "better-sqlite3";
  *
  * A record counts as touched when it is read with `get`, written with `set`
  * or removed with `delete` inside the transaction, so changing a record that
- * `get` returned in place is saved. Iterating (`values`, `entries`, …) is for
- * reading: change a record you iterate over only after you `get` it.
+ * `get` returned in place is saved. Iterating (`values`, `entries`, …) and
+ * `peek` are for reading: change a record you iterate over or peek at only
+ * after you `get` it.
  */
 export interface ReferenceState {
   /** The database file, or ":memory:". */
@@ -275,6 +276,14 @@ export class PersistentMap<V> extends Map<string, V> implements Participant {
 
   override get(key: string): V | undefined {
     this.#touch(key, "get");
+    return super.get(key);
+  }
+
+  /**
+   * Reads a record without touching it, like iterating: for reading only (a
+   * record changed through `peek` is not saved). Costs nothing at commit.
+   */
+  peek(key: string): V | undefined {
     return super.get(key);
   }
 

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthenticationError, AuthKeysUnavailableError } from "./authentication-error.js";
@@ -67,6 +70,19 @@ describe("createJwtVerifier with a JWKS URL", () => {
     expect(() =>
       createJwtVerifier({ ...options, algorithms: ["none"], jwksUrl: url, rolesClaim: "roles" }),
     ).toThrow(/none/);
+  });
+
+  it("refuses, when created, a key set file that is not one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "oms-jwks-file-"));
+    try {
+      const file = join(dir, "jwks.json");
+      writeFileSync(file, JSON.stringify({ kty: "RSA" }));
+      expect(() => createJwtVerifier({ ...options, jwksFile: file, rolesClaim: "roles" })).toThrow(
+        /not a JSON Web Key Set/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("tells keys it cannot fetch apart from bad tokens", async () => {

@@ -1,13 +1,5 @@
 import { readFileSync } from "node:fs";
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from "jose";
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from "jose";
 import {
   AuthenticationError,
   AuthKeysUnavailableError,
@@ -50,16 +42,26 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   if (options.algorithms.some((alg) => alg.toLowerCase() === "none")) {
     throw new Error('the JWT algorithm allow-list must not contain "none"');
   }
-  const keys: JWTVerifyGetKey =
-    options.jwksUrl !== undefined
-      ? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000 })
-      : createLocalJWKSet(
-          JSON.parse(readFileSync(options.jwksFile as string, "utf8")) as JSONWebKeySet,
-        );
+  // A key set file is read now: one that is missing or not a key set stops the start.
+  const localKeys =
+    options.jwksUrl === undefined ? readKeySet(options.jwksFile as string) : undefined;
+  // jose (3 MB of heap) is loaded with the first token: every process
+  // imports this module through its configuration, few verify tokens.
+  let ready: Promise<{ jose: Jose; keys: JWTVerifyGetKey }> | undefined;
+  const verifying = () =>
+    (ready ??= import("jose").then((jose) => ({
+      jose,
+      keys:
+        options.jwksUrl !== undefined
+          ? jose.createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000 })
+          : jose.createLocalJWKSet(localKeys as JSONWebKeySet),
+    })));
   return async (token) => {
+    const { jose, keys } = await verifying();
+    const { errors } = jose;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload } = await jose.jwtVerify(token, keys, {
         issuer: options.issuer,
         audience: options.audience,
         algorithms: [...options.algorithms],
@@ -67,10 +69,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         requiredClaims: ["sub", "exp"],
       }));
     } catch (err) {
-      const unavailable = keysUnavailable(err);
+      const unavailable = keysUnavailable(err, errors);
       if (unavailable !== undefined)
         throw new AuthKeysUnavailableError(unavailable, { cause: err });
-      const detail = problemOf(err);
+      const detail = problemOf(err, errors);
       throw new AuthenticationError(
         "TOKEN_INVALID",
         detail,
@@ -92,8 +94,20 @@ function rolesOf(claim: unknown): string[] {
   return [];
 }
 
+type Jose = typeof import("jose");
+
+/** A JSON Web Key Set file: JSON with a `keys` array of objects (what jose checks too). */
+function readKeySet(file: string): JSONWebKeySet {
+  const keySet = JSON.parse(readFileSync(file, "utf8")) as Partial<JSONWebKeySet> | null;
+  const keys = keySet?.keys;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "object" && k !== null)) {
+    throw new Error(`${file} is not a JSON Web Key Set (an object with a "keys" array)`);
+  }
+  return keySet as JSONWebKeySet;
+}
+
 /** Which check a token failed, as a short stable word for ErrorInfo metadata. */
-function problemOf(err: unknown): string {
+function problemOf(err: unknown, errors: Jose["errors"]): string {
   if (err instanceof errors.JWTExpired) return "expired";
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === "nbf") return "not_yet_valid";
@@ -113,7 +127,7 @@ function problemOf(err: unknown): string {
  * response that is not 200 or not JSON (a bare JOSEError), or a key set that
  * is not one. Undefined when the token itself is the problem.
  */
-function keysUnavailable(err: unknown): string | undefined {
+function keysUnavailable(err: unknown, errors: Jose["errors"]): string | undefined {
   if (err instanceof errors.JWKSTimeout) return "jwks_timeout";
   if (err instanceof errors.JWKSInvalid) return "jwks_invalid";
   if (!(err instanceof errors.JOSEError)) return "jwks_unreachable";

@@ -127,8 +127,8 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
   const now = options.now ?? (() => new Date());
   const defaultLimit = options.defaultSpendingLimitMinor ?? DEFAULT_SPENDING_LIMIT_MINOR;
   const ttlMs = options.authorizationTtlMs ?? DEFAULT_AUTHORIZATION_TTL_MS;
-  const expired = (auth: AuthorizationRecord): boolean =>
-    auth.expireTime !== undefined && now().getTime() >= auth.expireTime.getTime();
+  const expired = (auth: AuthorizationRecord, at = now().getTime()): boolean =>
+    auth.expireTime !== undefined && at >= auth.expireTime.getTime();
   const limits = new Map(Object.entries(options.spendingLimits ?? {}));
   const state = options.state ?? openReferenceState();
   const authorizations = state.map<AuthorizationRecord>("payment_authorizations");
@@ -151,11 +151,13 @@ export function createPaymentStore(options: PaymentStoreOptions = {}): PaymentSt
   const spendingLimit = (customerId: string): bigint => limits.get(customerId) ?? defaultLimit;
   const exposure = (customerId: string): bigint => {
     let sum = 0n;
+    const at = now().getTime();
     for (const id of byCustomer.get(customerId) ?? []) {
-      const a = authorizations.get(id);
+      // Read only, like iterating: no record to compare at commit, however many the customer has.
+      const a = authorizations.peek(id);
       if (a === undefined) continue;
       // An expired authorization holds nothing any more.
-      if (a.status === "AUTHORIZED" && !expired(a)) sum += a.authorizedMinor;
+      if (a.status === "AUTHORIZED" && !expired(a, at)) sum += a.authorizedMinor;
       if (a.status === "CAPTURED") sum += a.capturedMinor - a.refundedMinor;
     }
     return sum;
