@@ -3,7 +3,6 @@ import path from "node:path";
 import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
 import type { Order } from "../../gen/oms/v1/order_pb.js";
 import { ShipmentEvent } from "../../gen/oms/v1/shipment_service_pb.js";
-import { orderWorkflowId } from "../../src/domain/ids.js";
 import type { TestSystem } from "./system.js";
 
 /**
@@ -59,7 +58,7 @@ export async function recordHistories(
   name: string,
 ): Promise<void> {
   if (process.env.OMS_RECORD_HISTORIES !== "1") return;
-  const handle = sys.temporal.workflow.getHandle(orderWorkflowId(orderId));
+  const handle = await sys.startedWorkflow(orderId);
   await handle.result().catch(() => undefined);
   mkdirSync(FIXTURES, { recursive: true });
   writeFileSync(
@@ -68,9 +67,13 @@ export async function recordHistories(
   );
 }
 
-/** The order once its workflow has ended, as GetOrder returns it. */
+/**
+ * The order once its workflow has ended, as GetOrder returns it. The
+ * workflow may not exist yet right after SubmitOrder (it starts after the
+ * answer is written), so this waits for the API's start first.
+ */
 export async function finishedOrder(sys: TestSystem, orderId: string): Promise<Order> {
-  await sys.temporal.workflow.getHandle(orderWorkflowId(orderId)).result();
+  await (await sys.startedWorkflow(orderId)).result();
   return (await sys.grpc.getOrder({ orderId })).order as Order;
 }
 
