@@ -45,6 +45,9 @@ const LOG_BUFFER_CHARS = 8_192;
  * much as the rest of a small call on a busy machine (the woken thread takes
  * the caller's core); a write per access-log line also came before the
  * call's answer. `flush` and the exit-time `flushSync` write what is waiting.
+ * Not SonicBoom's own `minLength` + `periodicFlush`: its timer flushes every
+ * period even with nothing waiting, an empty write (a pool thread woken) 50
+ * times a second in an idle process; this timer runs only while lines wait.
  */
 function bufferedStdout(): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: false });
