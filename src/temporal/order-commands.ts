@@ -25,7 +25,13 @@ import type { Hold, HoldPolicy, HoldType } from "../domain/holds.js";
 import { orderIdOfFulfillment, orderWorkflowId } from "../domain/ids.js";
 import type { EditedLine } from "../domain/item-edits.js";
 import { acceptedEntry, acceptedNotification, newOrder } from "../domain/new-order.js";
-import type { Address, Order, OrderSubmission, ShipmentStatus } from "../domain/order.js";
+import {
+  type Address,
+  isTerminal,
+  type Order,
+  type OrderSubmission,
+  type ShipmentStatus,
+} from "../domain/order.js";
 import type { PricingPolicy } from "../domain/pricing.js";
 import type { ResourcingPolicy } from "../domain/resourcing.js";
 import { returnLabelOf } from "../domain/returns.js";
@@ -148,7 +154,9 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
    * An Update of the order's workflow. Right after SubmitOrder the workflow
    * may not exist yet (it starts in the background): a workflow not found
    * whose start is still pending is started now, and the Update sent once
-   * more.
+   * more. So is one whose start completed between the Update and the look at
+   * its start record (the record is gone then): the order is still open in
+   * the read model, and its workflow exists by now.
    */
   async function updateOrder<Ret, Args extends [unknown, ...unknown[]]>(
     orderId: string,
@@ -158,12 +166,17 @@ export function createOrderCommands(options: OrderCommandsOptions): OrderCommand
     try {
       return await handleOf(orderId).executeUpdate(update, updateOptions);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError && (await starter.startPending(orderId)))) {
-        throw err;
-      }
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (!(await starter.startPending(orderId)) && !(await stillOpen(orderId))) throw err;
     }
     return await handleOf(orderId).executeUpdate(update, updateOptions);
   }
+
+  /** Whether the read model has the order, not yet ended. */
+  const stillOpen = async (orderId: string): Promise<boolean> => {
+    const order = await store.getOrder(orderId);
+    return order !== null && !isTerminal(order.status);
+  };
 
   /** The order from the read model; NOT_FOUND when there is none. */
   const stored = async (orderId: string): Promise<Order> => {
