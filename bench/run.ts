@@ -4,9 +4,10 @@
  *
  * Topology (as in production, only on one machine): one Temporal dev server
  * (startDevServer: SQLite file, WAL, synchronous=normal,
- * transferProcessorMaxPollRPS=1000) and the compiled processes
- * `node dist/src/cmd/oms.js reference-services | api | worker` (the `prebench`
- * script builds dist/), sharing the SQLite read model through OMS_DATA_DIR. The
+ * transferProcessorMaxPollRPS=1000) and the compiled processes, started as
+ * production starts them: `bin/oms reference-services | api | worker` (the
+ * package's bin, on the dist/ that the `prebench` script builds). They share
+ * the SQLite read model through OMS_DATA_DIR. The
  * reference services stock the load catalog and run an instant simulated
  * courier. This process is only the client: it drives the API with `runLoad`
  * (src/load) and its own loops, reads histories with the Temporal client, and
@@ -210,12 +211,22 @@ const BENCH_PAYLOAD_KEYS = JSON.stringify({
 /** Environment variables that change how node or glibc run a process, passed on to the oms processes. */
 const PROCESS_ENV = ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "UV_THREADPOOL_SIZE"];
 
-/** The heap growth an oms process reports at start (src/cmd/heap-growth.ts), as one short string. */
-function heapGrowthOf(s: Spawned): Promise<string> {
+/**
+ * What an oms process reports at start (src/cmd/oms.ts): its V8 heap growth,
+ * and the flags and malloc arenas node was started with (bin/oms sets them
+ * per command), as one short string.
+ */
+function startSettingsOf(s: Spawned): Promise<string> {
   return s.waitForLine(/"V8 heap growth"/, 60_000).then(
     (line) => {
-      const g = JSON.parse(line).heapGrowth as { source: string; percent?: number; flag?: string };
-      return g.percent !== undefined ? `${g.percent} %` : (g.flag ?? g.source);
+      const logged = JSON.parse(line) as {
+        heapGrowth: { source: string; percent?: number; flag?: string };
+        nodeFlags?: string[];
+        mallocArenaMax?: string | null;
+      };
+      const g = logged.heapGrowth;
+      const flags = logged.nodeFlags?.length ? logged.nodeFlags.join(" ") : "none";
+      return `heap growth ${g.percent !== undefined ? `${g.percent} %` : (g.flag ?? g.source)}, node flags ${flags}, MALLOC_ARENA_MAX ${logged.mallocArenaMax ?? "unset"}`;
     },
     () => "not reported",
   );
@@ -224,8 +235,13 @@ function heapGrowthOf(s: Spawned): Promise<string> {
 /** Processes stopped on purpose before the end (their exit is no failure). */
 const retired = new Set<Spawned>();
 
-function start(name: string, args: string[], env: Record<string, string>): Spawned {
-  const s = spawnProcess(name, process.execPath, args, childEnv(env), root);
+/** Starts `oms <command>` as production does: through the package's bin (bin/oms). */
+function startOms(command: string, env: Record<string, string>): Spawned {
+  return start(`oms ${command}`, path.join(root, "bin/oms"), [command], env);
+}
+
+function start(name: string, file: string, args: string[], env: Record<string, string>): Spawned {
+  const s = spawnProcess(name, file, args, childEnv(env), root);
   spawned.push(s);
   void s.exited.then((code) => {
     if (cleaning === undefined && fatal === undefined && !retired.has(s)) {
@@ -360,10 +376,9 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
   const address = temporal.address;
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const refsUrl = `http://127.0.0.1:${refsPort}`;
-  const oms = path.join(root, "dist/src/cmd/oms.js");
 
   phase("starting oms reference-services, api, worker (dist/)");
-  const refs = start("oms reference-services", [oms, "reference-services"], {
+  const refs = startOms("reference-services", {
     OMS_REFERENCE_SERVICES_HOST: "127.0.0.1",
     OMS_REFERENCE_SERVICES_PORT: String(refsPort),
     OMS_REFERENCE_CATALOG: path.join(
@@ -375,7 +390,7 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     OMS_API_URL: apiUrl,
   });
   await refs.waitForLine(/reference services listening/, 30_000);
-  const api = start("oms api", [oms, "api"], {
+  const api = startOms("api", {
     TEMPORAL_ADDRESS: address,
     OMS_API_HOST: "127.0.0.1",
     OMS_API_PORT: String(apiPort),
@@ -383,18 +398,18 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     // Only shortens the bench's own shutdown; no call is in flight by then.
     OMS_API_SHUTDOWN_GRACE_MS: "2000",
   });
-  const apiHeapGrowth = heapGrowthOf(api);
+  const apiSettings = startSettingsOf(api);
   await api.waitForLine(/API server listening/, 30_000);
-  let workerHeapGrowth: Promise<string> | undefined;
+  let workerSettings: Promise<string> | undefined;
   const startWorker = async () => {
-    const w = start("oms worker", [oms, "worker"], {
+    const w = startOms("worker", {
       TEMPORAL_ADDRESS: address,
       OMS_INVENTORY_URL: refsUrl,
       OMS_PAYMENTS_URL: refsUrl,
       OMS_SHIPPING_URL: refsUrl,
       OMS_NOTIFICATIONS_URL: refsUrl,
     });
-    workerHeapGrowth ??= heapGrowthOf(w);
+    workerSettings ??= startSettingsOf(w);
     await w.waitForLine(/worker polling/, 60_000);
     return w;
   };
@@ -635,7 +650,12 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
 
   // 7. Transport: Connect (oms api) vs a bare @grpc/grpc-js server, same client, same ids.
   phase("transport: GetOrder, oms api (Connect) vs bare @grpc/grpc-js");
-  const bare = start("bare grpc-js server", ["--import", "tsx", "bench/bare-grpc-server.ts"], {});
+  const bare = start(
+    "bare grpc-js server",
+    process.execPath,
+    ["--import", "tsx", "bench/bare-grpc-server.ts"],
+    {},
+  );
   const barePort = Number(
     /listening (\d+)/.exec(await bare.waitForLine(/listening \d+/, 30_000))?.[1],
   );
@@ -737,12 +757,12 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg(),
     clockTicks: CLOCK_TICKS,
-    // What the oms processes ran with: oms's own settings as they logged
-    // them, and what this environment passed on to them (production runs
-    // without any of these unless its deployment sets them).
+    // What the oms processes ran with: as they logged it at start (oms's own
+    // settings and bin/oms's), and what this environment passed on to them
+    // (production runs without any of these unless its deployment sets them).
     processes: {
       node: process.version,
-      heapGrowth: { api: await apiHeapGrowth, worker: await workerHeapGrowth },
+      started: { api: await apiSettings, worker: await workerSettings },
       env: {
         ...Object.fromEntries(PROCESS_ENV.map((k) => [k, process.env[k] ?? "unset"])),
         ...PROCESS_ENV_EXTRA,
@@ -943,15 +963,17 @@ function printTable(rows: Row[], figures: Record<string, unknown>): void {
   const machine = figures.machine as {
     cores: number;
     loadAverageAtStart: number[];
-    processes: { node: string; heapGrowth: Record<string, string>; env: Record<string, string> };
+    processes: { node: string; started: Record<string, string>; env: Record<string, string> };
   };
   const procs = machine.processes;
   const procEnv = Object.entries(procs.env).map(([k, v]) => `${k} ${v}`);
   const tput = figures.throughput as { otherProcessesCores: number };
   out.push(
-    `oms bench: Temporal dev server (SQLite WAL, synchronous=normal, transferProcessorMaxPollRPS=1000) + node dist/src/cmd/oms.js reference-services | api | worker`,
+    `oms bench: Temporal dev server (SQLite WAL, synchronous=normal, transferProcessorMaxPollRPS=1000) + bin/oms reference-services | api | worker (dist/)`,
     `  ${machine.cores} cores; load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}; other processes used ${tput.otherProcessesCores.toFixed(2)} cores during the throughput run`,
-    `  oms processes: node ${procs.node}, V8 heap growth api ${procs.heapGrowth.api} / worker ${procs.heapGrowth.worker}; ${procEnv.join(", ")}`,
+    `  oms processes: node ${procs.node}; passed on from this environment: ${procEnv.join(", ")}`,
+    `    api: ${procs.started.api}`,
+    `    worker: ${procs.started.worker}`,
     `  API WatchOrder poll ${WATCH_POLL_MS} ms; reference OMS = Temporal's Go reference app on this machine kind, 2026-11-29, same flags (constants)`,
     "",
     line(["figure", "measured", "target", "reference OMS", ""]),

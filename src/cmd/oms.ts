@@ -303,7 +303,16 @@ async function main(): Promise<void> {
   // First, before the commands' modules fill the heap.
   const heapGrowth = applyHeapGrowth(config.heapGrowingPercent);
   const logger = createLogger(config);
-  logger.info({ heapGrowth }, "V8 heap growth");
+  // What node itself was started with (bin/oms gives `oms api` its memory
+  // settings on node's command line): operators and the bench read it here.
+  logger.info(
+    {
+      heapGrowth,
+      nodeFlags: process.execArgv,
+      mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
+    },
+    "V8 heap growth",
+  );
   // `oms dev`'s embedded Temporal server boots (a separate process) while this one loads the rest.
   const devServer =
     name === "dev" && config.temporal.address === undefined
