@@ -8,7 +8,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Client, createClient } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -205,6 +211,23 @@ function notification(
     data,
     createTime: order.updateTime,
   };
+}
+
+/**
+ * A notification service of the test's own on a real socket (methods it
+ * leaves out answer UNIMPLEMENTED), and a client of it.
+ */
+async function notificationFront(
+  implementation: Partial<ServiceImpl<typeof NotificationService>>,
+): Promise<Client<typeof NotificationService>> {
+  const server = await startConnectServer({
+    host: "127.0.0.1",
+    port: 0,
+    adapter: { routes: (router) => router.service(NotificationService, implementation) },
+    logger: pino({ level: "silent" }),
+  });
+  cleanups.push(() => server.close(0));
+  return createClient(NotificationService, createGrpcTransport({ baseUrl: server.url }));
 }
 
 /** What the reference service recorded for an order. */
@@ -629,23 +652,63 @@ describe("notification dispatcher", () => {
       expect(logger.lines.filter((line) => line.level === "warn")).toEqual([]);
     });
 
+    it("sends the messages of a batch the service refuses as a whole one by one, each to its own verdict", async () => {
+      // A service that takes at most 2 items per SendBatch (in front of the reference service).
+      const { clients, sends } = countingClients(
+        await notificationFront({
+          send: (request, context) =>
+            harness.notifications.send(request, { signal: context.signal }),
+          sendBatch: (request, context) => {
+            if (request.requests.length > 2) {
+              throw new ConnectError("at most 2 notifications per call", Code.InvalidArgument);
+            }
+            return harness.notifications.sendBatch(request, { signal: context.signal });
+          },
+        }),
+      );
+      const store = await sqliteDatabase().open();
+      const good = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const bad = makeOrder(uniqueId("order"), "");
+      const messages = [
+        notification(good, "ORDER_ACCEPTED"),
+        notification(good, "ORDER_COMPLETED"),
+      ];
+      const invalid = notification(bad, "ORDER_ACCEPTED");
+      await store.saveOrder(good, [], messages);
+      await store.saveOrder(bad, [], [invalid]);
+      const logger = capturingLogger();
+      // Started after the saves: its first claim takes all three.
+      const dispatcher = startDispatcher({ store, clients, logger, pollIntervalMs: 60_000 });
+      await waitFor("the dead letter", async () => (await store.countDeadLetters()) === 1);
+      await waitFor("the outbox to drain", () => outboxDrained(store));
+      await dispatcher.stop();
+
+      expect(sends.batches).toHaveLength(1);
+      expect(sends.batches[0]).toHaveLength(3);
+      expect(sends.singles).toBe(3);
+      expect(
+        sentFor(good.orderId)
+          .map((n) => n.idempotencyKey)
+          .sort(),
+      ).toEqual(messages.map((m) => m.messageId).sort());
+      const [dead] = await store.listDeadLetters();
+      expect(dead).toMatchObject({ messageId: invalid.messageId, attempts: 1 });
+      expect(dead?.lastError).toMatch(/customer_id/);
+      expect(logger.lines.filter((line) => line.level === "warn").map((l) => l.message)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/refused as a whole/),
+          expect.stringMatching(/giving up/),
+        ]),
+      );
+    });
+
     it("falls back to one Send per message, logged once, against a service without SendBatch", async () => {
       // A notification service that implements only Send (in front of the reference service).
-      const sendOnly = await startConnectServer({
-        host: "127.0.0.1",
-        port: 0,
-        adapter: {
-          routes: (router) =>
-            router.service(NotificationService, {
-              send: (request, context) =>
-                harness.notifications.send(request, { signal: context.signal }),
-            }),
-        },
-        logger: pino({ level: "silent" }),
-      });
-      cleanups.push(() => sendOnly.close(0));
       const { clients, sends } = countingClients(
-        createClient(NotificationService, createGrpcTransport({ baseUrl: sendOnly.url })),
+        await notificationFront({
+          send: (request, context) =>
+            harness.notifications.send(request, { signal: context.signal }),
+        }),
       );
       const store = await sqliteDatabase().open();
       const logger = capturingLogger();
