@@ -230,6 +230,22 @@ async function notificationFront(
   return createClient(NotificationService, createGrpcTransport({ baseUrl: server.url }));
 }
 
+/**
+ * Delivers what is in the outbox already: a dispatcher started now takes it
+ * all in its first claim (and never polls again); stopped once the outbox is
+ * drained, with `deadLetters` dead letters.
+ */
+async function dispatchSaved(
+  options: Pick<NotificationDispatcherOptions, "clients" | "logger"> & { store: OrderStore },
+  deadLetters: number,
+): Promise<void> {
+  const { store } = options;
+  const dispatcher = startDispatcher({ ...options, pollIntervalMs: 60_000 });
+  await waitFor("the dead letters", async () => (await store.countDeadLetters()) === deadLetters);
+  await waitFor("the outbox to drain", () => outboxDrained(store));
+  await dispatcher.stop();
+}
+
 /** What the reference service recorded for an order. */
 const sentFor = (orderId: string) => harness.services.notifications.list({ orderId });
 
@@ -569,11 +585,7 @@ describe("notification dispatcher", () => {
 
       const { clients, sends } = countingClients();
       const logger = capturingLogger();
-      // Started after the saves: its first claim takes all five.
-      const dispatcher = startDispatcher({ store, clients, logger, pollIntervalMs: 60_000 });
-      await waitFor("the dead letter", async () => (await store.countDeadLetters()) === 1);
-      await waitFor("the outbox to drain", () => outboxDrained(store));
-      await dispatcher.stop();
+      await dispatchSaved({ store, clients, logger }, 1);
 
       expect(sends.batches).toHaveLength(1);
       expect([...(sends.batches[0] ?? [])].sort()).toEqual(
@@ -677,11 +689,7 @@ describe("notification dispatcher", () => {
       await store.saveOrder(good, [], messages);
       await store.saveOrder(bad, [], [invalid]);
       const logger = capturingLogger();
-      // Started after the saves: its first claim takes all three.
-      const dispatcher = startDispatcher({ store, clients, logger, pollIntervalMs: 60_000 });
-      await waitFor("the dead letter", async () => (await store.countDeadLetters()) === 1);
-      await waitFor("the outbox to drain", () => outboxDrained(store));
-      await dispatcher.stop();
+      await dispatchSaved({ store, clients, logger }, 1);
 
       expect(sends.batches).toHaveLength(1);
       expect(sends.batches[0]).toHaveLength(3);
