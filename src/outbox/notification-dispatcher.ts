@@ -4,24 +4,42 @@
  *
  * Each worker process runs one dispatcher on the read model it writes. It
  * claims due messages (a lease, so that dispatchers in other processes leave
- * them alone), sends each with `notifications.v1.Send`, and deletes it once
- * sent. Delivery is at least once: a crash between sending and deleting, or a
- * lost response, sends again after the lease or the retry; the message id is
- * the Send idempotency key, so the service records it once. Notifications are
- * best effort (docs/spec.md section 5.5): a failed send is retried with backoff up to
- * `maxAttempts`, then logged and kept as a dead letter; a permanent error
- * (INVALID_ARGUMENT, NOT_FOUND, …) gives up at once. ALREADY_EXISTS (the key was
- * used for other content) means the customer has a notification under this
- * key already, and counts as delivered.
+ * them alone), sends them with `notifications.v1.SendBatch` (one call per
+ * claim, up to `batchSize` messages a call), and deletes each once sent.
+ * Delivery is at least once: a crash between sending and deleting, or a lost
+ * response, sends again after the lease or the retry; the message id is the
+ * idempotency key of its item, so the service records it once. Notifications
+ * are best effort (docs/spec.md section 5.5): a failed send is retried with
+ * backoff up to `maxAttempts`, then logged and kept as a dead letter; a
+ * permanent error (INVALID_ARGUMENT, NOT_FOUND, …) gives up at once.
+ * ALREADY_EXISTS (the key was used for other content) means the customer has a
+ * notification under this key already, and counts as delivered.
+ *
+ * Each message is settled by its own outcome: its item's result in a
+ * SendBatch response, or, when the call failed as a whole, that failure. A
+ * call that failed with a transient error (UNAVAILABLE, a deadline, …) counts
+ * as a failed attempt of each of its messages; one that failed with a
+ * permanent error says nothing of any item, so its messages are sent one by
+ * one with `Send`, each to its own verdict. A service without SendBatch
+ * (UNIMPLEMENTED) gets one `Send` per message from then on.
  */
 
 import { setTimeout as sleep } from "node:timers/promises";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type {
+  SendBatchResult,
+  SendRequestSchema,
+} from "../../gen/notifications/v1/notification_service_pb.js";
 import { isPermanentDownstreamError } from "../activities/failures.js";
 import type { DownstreamClients } from "../clients/downstream.js";
 import { notificationKey } from "../domain/notification.js";
+import { errorFromStatus } from "../net/rpc-status.js";
 import type { ClaimedOutboxMessage, OrderStore } from "../readmodel/store.js";
 import { notificationSendRequest } from "./notification-request.js";
+
+/** The most items a SendBatch call may carry (notifications.v1.SendBatchRequest). */
+export const MAX_SEND_BATCH = 100;
 
 /** The log lines a dispatcher writes; a pino logger fits. */
 export interface DispatcherLogger {
@@ -38,8 +56,17 @@ export interface NotificationDispatcherOptions {
   pollIntervalMs?: number;
   /** Attempts (claims) of one message before it becomes a dead letter. Default 5. */
   maxAttempts?: number;
-  /** Sends in flight at once. Default 32. */
+  /**
+   * Messages in flight at once: claimed and not yet settled. A claim takes at
+   * most the free ones, and its messages go out in ⌈n / batchSize⌉ calls.
+   * Default 32.
+   */
   concurrency?: number;
+  /**
+   * Most messages per SendBatch call, 1 to {@link MAX_SEND_BATCH}. Default
+   * {@link MAX_SEND_BATCH} (so, with the default concurrency, a claim is one call).
+   */
+  batchSize?: number;
   /**
    * The least time between two claims while messages keep arriving. Each
    * claim and each settled batch is a write transaction: under load, waiting
@@ -58,7 +85,7 @@ export interface NotificationDispatcherOptions {
   initialBackoffMs?: number;
   /** Upper bound of the backoff. Default 20 s. */
   maxBackoffMs?: number;
-  /** Deadline of one Send. Default: the client's (OMS_DOWNSTREAM_TIMEOUT_MS). */
+  /** Deadline of one Send or SendBatch call. Default: the client's (OMS_DOWNSTREAM_TIMEOUT_MS). */
   sendTimeoutMs?: number;
   /**
    * How long a claim holds a message against other dispatchers; must outlast
@@ -83,17 +110,27 @@ export function startNotificationDispatcher(
   const pollIntervalMs = positive(options.pollIntervalMs ?? 200, "pollIntervalMs");
   const maxAttempts = positive(options.maxAttempts ?? 5, "maxAttempts");
   const concurrency = positive(options.concurrency ?? 32, "concurrency");
+  const batchSize = positive(options.batchSize ?? MAX_SEND_BATCH, "batchSize");
+  if (batchSize > MAX_SEND_BATCH) {
+    throw new RangeError(`batchSize must be at most ${MAX_SEND_BATCH}, got ${batchSize}`);
+  }
   const claimIntervalMs = options.claimIntervalMs ?? 100;
   const completeDelayMs = options.completeDelayMs ?? 200;
   const initialBackoffMs = positive(options.initialBackoffMs ?? 1_000, "initialBackoffMs");
   const maxBackoffMs = positive(options.maxBackoffMs ?? 20_000, "maxBackoffMs");
   const sendTimeoutMs = options.sendTimeoutMs;
+  const callOptions = sendTimeoutMs === undefined ? {} : { timeoutMs: sendTimeoutMs };
   const leaseMs = positive(
     options.leaseMs ?? Math.max(60_000, 3 * (sendTimeoutMs ?? 0)),
     "leaseMs",
   );
 
+  /** Deliveries under way (a call, or a give-up), awaited by stop. */
   const inFlight = new Set<Promise<void>>();
+  /** Messages claimed and not yet settled (bounded by concurrency). */
+  let inFlightMessages = 0;
+  /** The service answered SendBatch with UNIMPLEMENTED: one Send per message from then on. */
+  let batchUnsupported = false;
   /**
    * Sent messages not yet deleted: deleted together, one statement per loop
    * turn or per completeDelayMs, whichever comes first.
@@ -127,52 +164,119 @@ export function startNotificationDispatcher(
   const backoff = (attempts: number): number =>
     Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.max(0, attempts - 1));
 
-  async function deliver(message: ClaimedOutboxMessage): Promise<void> {
-    const fields = { orderId: message.orderId, kind: message.kind };
-    let request: ReturnType<typeof notificationSendRequest>;
+  /** A claimed message with its Send request, or undefined after giving it up (malformed). */
+  async function prepare(message: ClaimedOutboxMessage): Promise<Prepared | undefined> {
     try {
       if (message.messageId !== notificationKey(message.orderId, message.kind, message.subject)) {
         throw new TypeError(
           `message id ${JSON.stringify(message.messageId)} is not its idempotency key`,
         );
       }
-      request = notificationSendRequest(message);
+      return { message, request: notificationSendRequest(message) };
     } catch (err) {
       // Malformed: no attempt can send it.
-      await giveUp(message, describe(err), fields);
+      await giveUp(message, describe(err));
+      return undefined;
+    }
+  }
+
+  /** Sends up to batchSize messages in one SendBatch call and settles each. */
+  async function deliverBatch(items: Prepared[]): Promise<void> {
+    if (batchUnsupported) {
+      await Promise.all(items.map(deliverOne));
       return;
     }
+    let results: SendBatchResult[];
     try {
-      await clients.notifications.send(
-        request,
-        sendTimeoutMs === undefined ? {} : { timeoutMs: sendTimeoutMs },
-      );
+      ({ results } = await clients.notifications.sendBatch(
+        { requests: items.map((item) => item.request) },
+        callOptions,
+      ));
     } catch (err) {
-      const error = describe(err);
-      if (err instanceof ConnectError && err.code === Code.AlreadyExists) {
-        // The service already sent a notification under this key, with other
-        // content (a message rewritten after delivery): the customer has it,
-        // and no retry can send another.
+      if (err instanceof ConnectError && err.code === Code.Unimplemented) {
+        if (!batchUnsupported) {
+          batchUnsupported = true;
+          logger.warn(
+            { error: describe(err) },
+            "notification service has no SendBatch; sending one message per Send call from now on",
+          );
+        }
+        await Promise.all(items.map(deliverOne));
+      } else if (isPermanentDownstreamError(err)) {
+        // Says nothing of any one item (e.g. a batch the service finds too
+        // big): each message alone gets its own verdict.
         logger.warn(
-          { ...fields, messageId: message.messageId, error },
-          "notification already sent with other content; not sending again",
+          { messages: items.length, error: describe(err) },
+          "notification batch refused as a whole; sending its messages one by one",
         );
-        markDelivered(message.messageId);
-      } else if (isPermanentDownstreamError(err) || message.attempts >= maxAttempts) {
-        await giveUp(message, error, fields);
+        await Promise.all(items.map(deliverOne));
       } else {
-        const delayMs = backoff(message.attempts);
-        logger.debug(
-          { ...fields, messageId: message.messageId, attempts: message.attempts, delayMs, error },
-          "notification not sent; retrying",
-        );
-        await settle(() =>
-          store.retryOutbox(message, { error, notBefore: new Date(Date.now() + delayMs) }),
-        );
+        // Transient (unavailable, deadline, lost response): a failed attempt of each.
+        await Promise.all(items.map((item) => failed(item.message, err)));
       }
       return;
     }
+    await Promise.all(
+      items.map((item, i) => {
+        const result = results[i]?.result;
+        switch (result?.case) {
+          case "sent":
+          case "duplicate":
+            markDelivered(item.message.messageId);
+            return undefined;
+          case "error":
+            return failed(item.message, errorFromStatus(result.value));
+          default:
+            // A service that answered fewer results than items (or an empty one):
+            // this message's fate is unknown, so it is attempted again.
+            return failed(
+              item.message,
+              new ConnectError(
+                `SendBatch answered ${results.length} results for ${items.length} items`,
+                Code.Internal,
+              ),
+            );
+        }
+      }),
+    );
+  }
+
+  /** Sends one message with Send and settles it. */
+  async function deliverOne({ message, request }: Prepared): Promise<void> {
+    try {
+      await clients.notifications.send(request, callOptions);
+    } catch (err) {
+      await failed(message, err);
+      return;
+    }
     markDelivered(message.messageId);
+  }
+
+  /** Settles a message whose send failed with `err`, by the rules above. */
+  async function failed(message: ClaimedOutboxMessage, err: unknown): Promise<void> {
+    const fields = { orderId: message.orderId, kind: message.kind, messageId: message.messageId };
+    const error = describe(err);
+    if (err instanceof ConnectError && err.code === Code.AlreadyExists) {
+      // The service already sent a notification under this key, with other
+      // content (a message rewritten after delivery): the customer has it,
+      // and no retry can send another.
+      logger.warn(
+        { ...fields, error },
+        "notification already sent with other content; not sending again",
+      );
+      markDelivered(message.messageId);
+    } else if (isPermanentDownstreamError(err) || message.attempts >= maxAttempts) {
+      await giveUp(message, error);
+    } else {
+      const delayMs = backoff(message.attempts);
+      logger.debug(
+        { ...fields, attempts: message.attempts, delayMs, error },
+        "notification not sent; retrying",
+      );
+      await settle(() =>
+        store.retryOutbox(message, { error, notBefore: new Date(Date.now() + delayMs) }),
+      );
+    }
   }
 
   function markDelivered(messageId: string): void {
@@ -194,13 +298,15 @@ export function startNotificationDispatcher(
     await settle(() => store.completeOutbox(ids));
   }
 
-  async function giveUp(
-    message: ClaimedOutboxMessage,
-    error: string,
-    fields: { orderId: string; kind: string },
-  ): Promise<void> {
+  async function giveUp(message: ClaimedOutboxMessage, error: string): Promise<void> {
     logger.warn(
-      { ...fields, messageId: message.messageId, attempts: message.attempts, error },
+      {
+        orderId: message.orderId,
+        kind: message.kind,
+        messageId: message.messageId,
+        attempts: message.attempts,
+        error,
+      },
       "notification not sent; giving up (dead letter)",
     );
     await settle(() => store.deadLetterOutbox(message, error));
@@ -218,22 +324,38 @@ export function startNotificationDispatcher(
     }
   }
 
-  function start(message: ClaimedOutboxMessage): void {
-    const running: Promise<void> = deliver(message)
+  /** Runs a delivery of `count` messages in the background, freeing their slots when it ends. */
+  function track(count: number, delivery: () => Promise<void>): void {
+    inFlightMessages += count;
+    const running: Promise<void> = delivery()
       .catch((err: unknown) => {
-        // deliver handles its own errors; this is a last guard for bugs.
+        // Deliveries handle their own errors; this is a last guard for bugs.
         logger.warn(
-          { messageId: message.messageId, error: describe(err) },
+          { messages: count, error: describe(err) },
           "notification outbox: delivery failed unexpectedly",
         );
       })
       .finally(() => {
         inFlight.delete(running);
+        inFlightMessages -= count;
         // A freed slot matters only when the last claim left messages behind;
-        // the message sent is deleted with others (markDelivered).
+        // the messages sent are deleted with others (markDelivered).
         if (lastClaimFull) kick();
       });
     inFlight.add(running);
+  }
+
+  /** Delivers a claim: its well-formed messages in calls of up to batchSize. */
+  function start(claimed: ClaimedOutboxMessage[]): void {
+    track(claimed.length, async () => {
+      const prepared = await Promise.all(claimed.map(prepare));
+      const items = prepared.filter((item): item is Prepared => item !== undefined);
+      const calls: Promise<void>[] = [];
+      for (let i = 0; i < items.length; i += batchSize) {
+        calls.push(deliverBatch(items.slice(i, i + batchSize)));
+      }
+      await Promise.all(calls);
+    });
   }
 
   async function loop(): Promise<void> {
@@ -241,7 +363,7 @@ export function startNotificationDispatcher(
     while (!stopped) {
       kicked = false;
       await completeDelivered();
-      const free = concurrency - inFlight.size;
+      const free = concurrency - inFlightMessages;
       let claimed = 0;
       const due = claimWanted || Date.now() - lastClaim >= pollIntervalMs;
       if (free > 0 && due) {
@@ -254,7 +376,7 @@ export function startNotificationDispatcher(
           claimed = batch.length;
           lastClaimFull = claimed === free;
           claimFailures = 0;
-          for (const message of batch) start(message);
+          if (batch.length > 0) start(batch);
         } catch (err) {
           // The read model is unreachable: the next poll tries again. Logged
           // once per outage, not once per poll.
@@ -297,6 +419,12 @@ export function startNotificationDispatcher(
       return stopping;
     },
   };
+}
+
+/** A well-formed claimed message and its Send request. */
+interface Prepared {
+  message: ClaimedOutboxMessage;
+  request: MessageInitShape<typeof SendRequestSchema>;
 }
 
 function describe(err: unknown): string {

@@ -199,7 +199,7 @@ export function registerReferenceServices(
     )
     .service(
       NotificationService,
-      createNotificationService({ store: state.notifications }),
+      createNotificationService({ store: state.notifications, validator: sharedValidator }),
       guarded("notifications"),
     )
     .service(FaultService, createFaultService({ registry: state.faults }), {

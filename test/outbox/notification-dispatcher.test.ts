@@ -8,13 +8,25 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { NotificationService } from "../../gen/notifications/v1/notification_service_pb.js";
+import {
+  NotificationService,
+  NotificationTemplate,
+} from "../../gen/notifications/v1/notification_service_pb.js";
 import { createReadModelActivities } from "../../src/activities/read-model-activities.js";
 import type { DownstreamClients } from "../../src/clients/downstream.js";
 import { notificationKey } from "../../src/domain/notification.js";
 import type { Order } from "../../src/domain/order.js";
+import { startConnectServer } from "../../src/net/connect-server.js";
 import {
   type DispatcherLogger,
   type NotificationDispatcher,
@@ -60,32 +72,54 @@ function sqliteDatabase(): { open(): Promise<OrderStore> } {
   };
 }
 
-/** Send calls per idempotency key, as the dispatcher made them. */
+/** Attempts per idempotency key (a Send, or an item of a SendBatch), as the dispatcher made them. */
 interface SendLog {
   calls: Map<string, number>;
+  /** Attempts the service answered with "sent" (or, for a batch item, "duplicate"). */
   succeeded: Map<string, number>;
+  /** The keys of each SendBatch call, in call order. */
+  batches: string[][];
+  /** Send calls. */
+  singles: number;
   total(): number;
 }
 
-/** The reference service's client, counting the dispatcher's calls. */
-function countingClients(): { clients: Pick<DownstreamClients, "notifications">; sends: SendLog } {
-  const calls = new Map<string, number>();
-  const succeeded = new Map<string, number>();
-  const inner = harness.notifications;
+/** A notification service's client (the reference service's by default), counting the dispatcher's calls. */
+function countingClients(inner: Client<typeof NotificationService> = harness.notifications): {
+  clients: Pick<DownstreamClients, "notifications">;
+  sends: SendLog;
+} {
+  const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+  const sends: SendLog = {
+    calls: new Map(),
+    succeeded: new Map(),
+    batches: [],
+    singles: 0,
+    total: () => [...sends.calls.values()].reduce((a, b) => a + b, 0),
+  };
   const notifications: Client<typeof NotificationService> = {
     ...inner,
     async send(request, options) {
       const key = request.idempotencyKey ?? "";
-      calls.set(key, (calls.get(key) ?? 0) + 1);
+      count(sends.calls, key);
+      sends.singles++;
       const response = await inner.send(request, options);
-      succeeded.set(key, (succeeded.get(key) ?? 0) + 1);
+      count(sends.succeeded, key);
+      return response;
+    },
+    async sendBatch(request, options) {
+      const keys = (request.requests ?? []).map((item) => item.idempotencyKey ?? "");
+      for (const key of keys) count(sends.calls, key);
+      sends.batches.push(keys);
+      const response = await inner.sendBatch(request, options);
+      response.results.forEach((r, i) => {
+        const key = keys[i];
+        if (key !== undefined && r.result.case !== "error") count(sends.succeeded, key);
+      });
       return response;
     },
   };
-  return {
-    clients: { notifications },
-    sends: { calls, succeeded, total: () => [...calls.values()].reduce((a, b) => a + b, 0) },
-  };
+  return { clients: { notifications }, sends };
 }
 
 interface LogLine {
@@ -177,6 +211,39 @@ function notification(
     data,
     createTime: order.updateTime,
   };
+}
+
+/**
+ * A notification service of the test's own on a real socket (methods it
+ * leaves out answer UNIMPLEMENTED), and a client of it.
+ */
+async function notificationFront(
+  implementation: Partial<ServiceImpl<typeof NotificationService>>,
+): Promise<Client<typeof NotificationService>> {
+  const server = await startConnectServer({
+    host: "127.0.0.1",
+    port: 0,
+    adapter: { routes: (router) => router.service(NotificationService, implementation) },
+    logger: pino({ level: "silent" }),
+  });
+  cleanups.push(() => server.close(0));
+  return createClient(NotificationService, createGrpcTransport({ baseUrl: server.url }));
+}
+
+/**
+ * Delivers what is in the outbox already: a dispatcher started now takes it
+ * all in its first claim (and never polls again); stopped once the outbox is
+ * drained, with `deadLetters` dead letters.
+ */
+async function dispatchSaved(
+  options: Pick<NotificationDispatcherOptions, "clients" | "logger"> & { store: OrderStore },
+  deadLetters: number,
+): Promise<void> {
+  const { store } = options;
+  const dispatcher = startDispatcher({ ...options, pollIntervalMs: 60_000 });
+  await waitFor("the dead letters", async () => (await store.countDeadLetters()) === deadLetters);
+  await waitFor("the outbox to drain", () => outboxDrained(store));
+  await dispatcher.stop();
 }
 
 /** What the reference service recorded for an order. */
@@ -489,6 +556,210 @@ describe("notification dispatcher", () => {
       expect(sent.every(([, calls]) => calls === 1)).toBe(true);
       for (const { sends } of workers) expect(sends.total()).toBeGreaterThan(0);
       expect(await first.countDeadLetters()).toBe(0);
+    });
+  });
+
+  describe("batches", () => {
+    it("sends a claim in one SendBatch call: a permanently bad item fails alone, the others are delivered", async () => {
+      const store = await sqliteDatabase().open();
+      const good = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const messages = [
+        notification(good, "ORDER_ACCEPTED"),
+        notification(good, "SHIPMENT_DISPATCHED", "f-1", { shipment_id: "shp_1" }),
+        notification(good, "ORDER_COMPLETED"),
+      ];
+      // Rejected by the service (INVALID_ARGUMENT: no customer).
+      const bad = makeOrder(uniqueId("order"), "");
+      const invalid = notification(bad, "ORDER_ACCEPTED");
+      // Its key was used before for other content: ALREADY_EXISTS, which counts as delivered.
+      const rewritten = notification(good, "SHIPMENT_DELIVERED", "f-1");
+      await harness.notifications.send({
+        idempotencyKey: rewritten.messageId,
+        customerId: good.customerId,
+        orderId: good.orderId,
+        template: NotificationTemplate.SHIPMENT_DELIVERED,
+        data: { earlier: "content" },
+      });
+      await store.saveOrder(good, [], [...messages, rewritten]);
+      await store.saveOrder(bad, [], [invalid]);
+
+      const { clients, sends } = countingClients();
+      const logger = capturingLogger();
+      await dispatchSaved({ store, clients, logger }, 1);
+
+      expect(sends.batches).toHaveLength(1);
+      expect([...(sends.batches[0] ?? [])].sort()).toEqual(
+        [...messages, rewritten, invalid].map((m) => m.messageId).sort(),
+      );
+      expect(sends.singles).toBe(0);
+      expect(
+        sentFor(good.orderId)
+          .map((n) => n.idempotencyKey)
+          .sort(),
+      ).toEqual([...messages, rewritten].map((m) => m.messageId).sort());
+      expect(
+        sentFor(good.orderId).find((n) => n.idempotencyKey === rewritten.messageId)?.data,
+      ).toEqual({ earlier: "content" });
+      const [dead] = await store.listDeadLetters();
+      expect(dead).toMatchObject({ messageId: invalid.messageId, attempts: 1 });
+      expect(dead?.lastError).toMatch(/invalid_argument.*customer_id/i);
+      expect(
+        logger.lines.filter((line) => line.level === "warn").map((line) => line.fields.messageId),
+      ).toEqual(expect.arrayContaining([invalid.messageId, rewritten.messageId]));
+      expect(logger.lines.filter((line) => line.level === "warn")).toHaveLength(2);
+    });
+
+    it("splits a claim into calls of at most batchSize messages", async () => {
+      const store = await sqliteDatabase().open();
+      const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const messages = ["a", "b", "c", "d", "e"].map((f) =>
+        notification(order, "SHIPMENT_DISPATCHED", f, { shipment_id: `shp_${f}` }),
+      );
+      await store.saveOrder(order, [], messages);
+      const { clients, sends } = countingClients();
+      const dispatcher = startDispatcher({ store, clients, pollIntervalMs: 60_000, batchSize: 2 });
+      await waitFor("all five notifications", () => sentFor(order.orderId).length === 5);
+      await waitFor("the outbox to drain", () => outboxDrained(store));
+      await dispatcher.stop();
+      expect(sends.batches.map((keys) => keys.length).sort()).toEqual([1, 2, 2]);
+      expect(sends.total()).toBe(5);
+      expect(() =>
+        startNotificationDispatcher({ store, clients, logger: capturingLogger(), batchSize: 101 }),
+      ).toThrow(RangeError);
+    });
+
+    it("retries every message of a batch call that failed with a transient fault, then delivers each once", async () => {
+      const store = await sqliteDatabase().open();
+      const { clients, sends } = countingClients();
+      const logger = capturingLogger();
+      harness.services.faults.set("notifications", { errorRate: 1 });
+      const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const messages = ["f-1", "f-2", "f-3"].map((f) =>
+        notification(order, "SHIPMENT_DELIVERED", f, { shipment_id: `shp_${f}` }),
+      );
+      await store.saveOrder(order, [], messages);
+      const dispatcher = startDispatcher({ store, clients, logger, maxAttempts: 1_000 });
+
+      await waitFor("two failed attempts of each", () =>
+        messages.every((m) => (sends.calls.get(m.messageId) ?? 0) >= 2),
+      );
+      expect(sentFor(order.orderId)).toEqual([]);
+      expect(sends.succeeded.size).toBe(0);
+      // Attempts came as batches: the first carried all three.
+      expect([...(sends.batches[0] ?? [])].sort()).toEqual(messages.map((m) => m.messageId).sort());
+      expect(sends.singles).toBe(0);
+
+      harness.services.faults.clear("notifications");
+      await waitFor("every delivery", () =>
+        messages.every((m) => sends.succeeded.get(m.messageId) === 1),
+      );
+      await waitFor("the outbox to drain", () => outboxDrained(store));
+      await dispatcher.stop();
+      expect(
+        sentFor(order.orderId)
+          .map((n) => n.idempotencyKey)
+          .sort(),
+      ).toEqual(messages.map((m) => m.messageId).sort());
+      expect(await store.countDeadLetters()).toBe(0);
+      expect(logger.lines.filter((line) => line.level === "warn")).toEqual([]);
+    });
+
+    it("sends the messages of a batch the service refuses as a whole one by one, each to its own verdict", async () => {
+      // A service that takes at most 2 items per SendBatch (in front of the reference service).
+      const { clients, sends } = countingClients(
+        await notificationFront({
+          send: (request, context) =>
+            harness.notifications.send(request, { signal: context.signal }),
+          sendBatch: (request, context) => {
+            if (request.requests.length > 2) {
+              throw new ConnectError("at most 2 notifications per call", Code.InvalidArgument);
+            }
+            return harness.notifications.sendBatch(request, { signal: context.signal });
+          },
+        }),
+      );
+      const store = await sqliteDatabase().open();
+      const good = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const bad = makeOrder(uniqueId("order"), "");
+      const messages = [
+        notification(good, "ORDER_ACCEPTED"),
+        notification(good, "ORDER_COMPLETED"),
+      ];
+      const invalid = notification(bad, "ORDER_ACCEPTED");
+      await store.saveOrder(good, [], messages);
+      await store.saveOrder(bad, [], [invalid]);
+      const logger = capturingLogger();
+      await dispatchSaved({ store, clients, logger }, 1);
+
+      expect(sends.batches).toHaveLength(1);
+      expect(sends.batches[0]).toHaveLength(3);
+      expect(sends.singles).toBe(3);
+      expect(
+        sentFor(good.orderId)
+          .map((n) => n.idempotencyKey)
+          .sort(),
+      ).toEqual(messages.map((m) => m.messageId).sort());
+      const [dead] = await store.listDeadLetters();
+      expect(dead).toMatchObject({ messageId: invalid.messageId, attempts: 1 });
+      expect(dead?.lastError).toMatch(/customer_id/);
+      expect(logger.lines.filter((line) => line.level === "warn").map((l) => l.message)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/refused as a whole/),
+          expect.stringMatching(/giving up/),
+        ]),
+      );
+    });
+
+    it("falls back to one Send per message, logged once, against a service without SendBatch", async () => {
+      // A notification service that implements only Send (in front of the reference service).
+      const { clients, sends } = countingClients(
+        await notificationFront({
+          send: (request, context) =>
+            harness.notifications.send(request, { signal: context.signal }),
+        }),
+      );
+      const store = await sqliteDatabase().open();
+      const logger = capturingLogger();
+      const dispatcher = startDispatcher({ store, clients, logger, pollIntervalMs: 60_000 });
+
+      const first = makeOrder(uniqueId("order"), uniqueId("customer"));
+      const firstMessages = [
+        notification(first, "ORDER_ACCEPTED"),
+        notification(first, "ORDER_COMPLETED"),
+      ];
+      await store.saveOrder(first, [], firstMessages);
+      dispatcher.wake();
+      await waitFor("the first order's notifications", () => sentFor(first.orderId).length === 2);
+      await waitFor("the outbox to drain", () => outboxDrained(store));
+      // SendBatch tried once (UNIMPLEMENTED), then each message with Send.
+      expect(sends.batches).toHaveLength(1);
+      expect(sends.singles).toBe(2);
+
+      // Remembered: the next messages go straight to Send.
+      const second = makeOrder(uniqueId("order"), first.customerId);
+      const secondMessages = [
+        notification(second, "ORDER_ACCEPTED"),
+        notification(second, "ORDER_CANCELLED"),
+      ];
+      await store.saveOrder(second, [], secondMessages);
+      dispatcher.wake();
+      await waitFor("the second order's notifications", () => sentFor(second.orderId).length === 2);
+      await waitFor("the outbox to drain", () => outboxDrained(store));
+      await dispatcher.stop();
+      expect(sends.batches).toHaveLength(1);
+      expect(sends.singles).toBe(4);
+      for (const m of [...firstMessages, ...secondMessages]) {
+        expect(sends.succeeded.get(m.messageId)).toBe(1);
+      }
+      const warnings = logger.lines.filter((line) => line.level === "warn");
+      expect(warnings).toEqual([
+        {
+          level: "warn",
+          message: expect.stringMatching(/no SendBatch/),
+          fields: { error: expect.stringMatching(/unimplemented/i) },
+        },
+      ]);
+      expect(await store.countDeadLetters()).toBe(0);
     });
   });
 });

@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
+import type { Status } from "../../google/rpc/status_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -78,6 +79,97 @@ export declare type SendResponse = Message<"notifications.v1.SendResponse"> & {
  * Use `create(SendResponseSchema)` to create a new message.
  */
 export declare const SendResponseSchema: GenMessage<SendResponse>;
+
+/**
+ * Many notifications to send.
+ *
+ * @generated from message notifications.v1.SendBatchRequest
+ */
+export declare type SendBatchRequest = Message<"notifications.v1.SendBatchRequest"> & {
+  /**
+   * The notifications, each as a Send request with its own idempotency key;
+   * 1 to 100. Each item is validated on its own, with the rules of
+   * SendRequest: an invalid item gets INVALID_ARGUMENT in its result and does
+   * not fail the call.
+   *
+   * @generated from field: repeated notifications.v1.SendRequest requests = 1;
+   */
+  requests: SendRequest[];
+};
+
+/**
+ * Describes the message notifications.v1.SendBatchRequest.
+ * Use `create(SendBatchRequestSchema)` to create a new message.
+ */
+export declare const SendBatchRequestSchema: GenMessage<SendBatchRequest>;
+
+/**
+ * What became of each notification of a SendBatchRequest.
+ *
+ * @generated from message notifications.v1.SendBatchResponse
+ */
+export declare type SendBatchResponse = Message<"notifications.v1.SendBatchResponse"> & {
+  /**
+   * One result per request, in the order of the requests.
+   *
+   * @generated from field: repeated notifications.v1.SendBatchResult results = 1;
+   */
+  results: SendBatchResult[];
+};
+
+/**
+ * Describes the message notifications.v1.SendBatchResponse.
+ * Use `create(SendBatchResponseSchema)` to create a new message.
+ */
+export declare const SendBatchResponseSchema: GenMessage<SendBatchResponse>;
+
+/**
+ * What became of one item of a SendBatchRequest.
+ *
+ * @generated from message notifications.v1.SendBatchResult
+ */
+export declare type SendBatchResult = Message<"notifications.v1.SendBatchResult"> & {
+  /**
+   * Exactly one is set.
+   *
+   * @generated from oneof notifications.v1.SendBatchResult.result
+   */
+  result: {
+    /**
+     * Sent by this call.
+     *
+     * @generated from field: notifications.v1.Notification sent = 1;
+     */
+    value: Notification;
+    case: "sent";
+  } | {
+    /**
+     * Sent before under this idempotency key with the same content (by Send
+     * or SendBatch): what was sent then. Not sent again.
+     *
+     * @generated from field: notifications.v1.Notification duplicate = 2;
+     */
+    value: Notification;
+    case: "duplicate";
+  } | {
+    /**
+     * Not sent: the error a Send of this item alone would have failed with
+     * (code as google.rpc.Code, message, details such as
+     * google.rpc.ErrorInfo and google.rpc.BadRequest). Nothing of the item
+     * was recorded, so it may be sent again later.
+     *
+     * @generated from field: google.rpc.Status error = 3;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message notifications.v1.SendBatchResult.
+ * Use `create(SendBatchResultSchema)` to create a new message.
+ */
+export declare const SendBatchResultSchema: GenMessage<SendBatchResult>;
 
 /**
  * A notification the service sent.
@@ -264,6 +356,10 @@ export declare const NotificationTemplateSchema: GenEnum<NotificationTemplate>;
  * IDEMPOTENCY_KEY_REUSED). Keys are scoped to this service. Only successful
  * calls are remembered.
  *
+ * SendBatch carries many Send requests in one call. Each item keeps its own
+ * idempotency key exactly as a Send of it alone would: an item and a Send
+ * with the same key and content are one notification, sent once.
+ *
  * @generated from service notifications.v1.NotificationService
  */
 export declare const NotificationService: GenService<{
@@ -276,6 +372,21 @@ export declare const NotificationService: GenService<{
     methodKind: "unary";
     input: typeof SendRequestSchema;
     output: typeof SendResponseSchema;
+  },
+  /**
+   * Send up to 100 notifications in one call. Each item gets its own result,
+   * in request order: an item that fails (invalid, or its key reused for
+   * other content) fails alone, in its result, and the others are sent. The
+   * call as a whole fails (UNAVAILABLE, DEADLINE_EXCEEDED, …) only when
+   * nothing can be said of any item; then none was sent, or the caller cannot
+   * know, and repeating the call is safe, as with Send.
+   *
+   * @generated from rpc notifications.v1.NotificationService.SendBatch
+   */
+  sendBatch: {
+    methodKind: "unary";
+    input: typeof SendBatchRequestSchema;
+    output: typeof SendBatchResponseSchema;
   },
   /**
    * Notifications sent, oldest first, for tests and inspection.
