@@ -24,8 +24,12 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-/** Live processes whose parent is `pid`, recursively. */
-export function descendants(pid: number): number[] {
+/**
+ * Every live process's children, from one pass over /proc: a pass reads the
+ * stat file of every process on the machine, so a caller that needs several
+ * trees at once (the RSS sampler) makes one pass and not one per tree.
+ */
+export function childrenByParent(): Map<number, number[]> {
   const byParent = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -35,6 +39,11 @@ export function descendants(pid: number): number[] {
     list.push(Number(name));
     byParent.set(ppid, list);
   }
+  return byParent;
+}
+
+/** Live processes whose parent is `pid`, recursively. */
+export function descendants(pid: number, byParent = childrenByParent()): number[] {
   const out: number[] = [];
   const walk = (p: number) => {
     for (const child of byParent.get(p) ?? []) {
@@ -62,9 +71,9 @@ export function treeCpuSeconds(pid: number): number {
 }
 
 /** Resident set size in bytes of `pid` and its live descendants (VmRSS). */
-export function treeRssBytes(pid: number): number {
+export function treeRssBytes(pid: number, byParent = childrenByParent()): number {
   let kb = 0;
-  for (const p of [pid, ...descendants(pid)]) {
+  for (const p of [pid, ...descendants(pid, byParent)]) {
     try {
       const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, "utf8"));
       kb += Number(m?.[1] ?? 0);
@@ -87,9 +96,13 @@ export function commandLine(pid: number): string {
 /** Samples the RSS of named processes every `intervalMs` and keeps each one's maximum. */
 export function startRssSampler(pids: Record<string, number>, intervalMs = 200) {
   const max: Record<string, number> = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
+  // Synchronous, on the load generator's event loop: one pass over /proc per
+  // sample (not one per process) keeps the stall it adds to the measured
+  // calls short.
   const sample = () => {
+    const byParent = childrenByParent();
     for (const [name, pid] of Object.entries(pids)) {
-      max[name] = Math.max(max[name] ?? 0, treeRssBytes(pid));
+      max[name] = Math.max(max[name] ?? 0, treeRssBytes(pid, byParent));
     }
   };
   sample();
