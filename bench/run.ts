@@ -57,6 +57,7 @@ import {
   treeCpuSeconds,
   treeRssBytes,
 } from "./procs.js";
+import { measureShapeFloor } from "./shape-floor/measure.js";
 import { fmtMs, median, percentiles, runConcurrently, timeEach } from "./stats.js";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -70,6 +71,8 @@ const SEQUENTIAL = intEnv("BENCH_SEQUENTIAL", 30);
 const COST_ORDERS = Math.min(ORDERS, intEnv("BENCH_COST_ORDERS", 20));
 const MINIMAL = intEnv("BENCH_MINIMAL", 200);
 const READS = intEnv("BENCH_READS", 500);
+/** Workflows of the shape floor's closed loop (bench/shape-floor). */
+const FLOOR = intEnv("BENCH_FLOOR", 100);
 /**
  * The API's WatchOrder poll (OMS_WATCH_POLL_INTERVAL_MS): production's default
  * unless BENCH_WATCH_POLL_MS is set. End-to-end times seen through WatchOrder
@@ -648,6 +651,32 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
   };
   check();
 
+  // 5b. The floor of the order's shape: the same Temporal commands, every step
+  // a no-op, in a worker process with oms's worker settings and codec. What
+  // oms spends above it is oms's; what it spends below is the SDK's and the server's.
+  phase(`floor: the order's Temporal shape with no-op steps, ${FLOOR} workflows`);
+  const floorWorker = start(
+    "shape floor worker",
+    process.execPath,
+    ["--import", "tsx", "bench/shape-floor/worker.ts"],
+    { TEMPORAL_ADDRESS: address, BENCH_FLOOR_TASK_QUEUE: "bench-floor" },
+  );
+  await floorWorker.waitForLine(/floor worker polling/, 120_000);
+  const floor = await measureShapeFloor({
+    client,
+    worker: floorWorker,
+    taskQueue: "bench-floor",
+    serverPid: temporalPid,
+    sequential: SEQUENTIAL,
+    workflows: FLOOR,
+    concurrency: CONCURRENCY,
+    runId,
+  });
+  retired.add(floorWorker);
+  await floorWorker.stop();
+  figures.shapeFloor = floor;
+  check();
+
   // 6. Reads through the API.
   phase(`reads: ${READS} GetOrder, ${Math.ceil(READS / 3)} ListOrders`);
   const ids = Array.from({ length: ORDERS }, (_, i) => `${runId}-${i + 1}-tw`);
@@ -948,6 +977,30 @@ async function main(): Promise<{ rows: Row[]; figures: Record<string, unknown> }
     {
       figure: "ratio completed orders/s ÷ minimal workflows/s",
       value: (load.completedPerSecond / minimalPerSecond).toFixed(3),
+    },
+    {
+      figure: "FLOOR: the order's Temporal shape, every step a no-op (same dev server)",
+      value: "",
+    },
+    {
+      figure: "events / workflow tasks / local-activity markers",
+      value: `${floor.events} / ${floor.workflowTasks} / ${floor.localActivityMarkers} (7 activities, 4 Updates)`,
+    },
+    {
+      figure: "sequential end to end p50: oms / floor",
+      value: `${fmtMs(seqClosed.p50)} / ${fmtMs(floor.sequentialMs.p50)} = ${(seqClosed.p50 / floor.sequentialMs.p50).toFixed(2)}x`,
+    },
+    {
+      figure: `workflows/s at ${CONCURRENCY} callers: oms / floor`,
+      value: `${load.completedPerSecond.toFixed(2)} / ${floor.perSecond.toFixed(2)}`,
+    },
+    {
+      figure: "worker CPU-s per order: oms / floor",
+      value: `${cpuS(cpuPerOrder.worker)} / ${cpuS(floor.cpuSecondsPerWorkflow.worker)} = ${(cpuPerOrder.worker / floor.cpuSecondsPerWorkflow.worker).toFixed(2)}x`,
+    },
+    {
+      figure: "server CPU-s per order: oms / floor",
+      value: `${cpuS(cpuPerOrder.server)} / ${cpuS(floor.cpuSecondsPerWorkflow.server)} = ${(cpuPerOrder.server / floor.cpuSecondsPerWorkflow.server).toFixed(2)}x`,
     },
     { figure: "READS (through the API)", value: "" },
     { figure: "GetOrder p50 / p99", value: `${fmtMs(getOrder.p50)} / ${fmtMs(getOrder.p99)}` },
