@@ -6,6 +6,7 @@
  * are in every latency it measures).
  */
 import type { Readable } from "node:stream";
+import { onLines } from "./procs.js";
 
 export interface RpcDurations {
   /** How many durations have been read so far: a mark for {@link RpcDurations.since}. */
@@ -21,19 +22,14 @@ export interface RpcDurations {
 export function collectRpcDurations(output: Readable, rpc: string): RpcDurations {
   const durations: number[] = [];
   const needle = `"rpc":${JSON.stringify(rpc)}`;
-  let partial = "";
-  output.on("data", (chunk: Buffer | string) => {
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      // Only this RPC's lines are parsed: the bench's own CPU is in every figure it measures.
-      if (!line.includes(needle)) continue;
-      try {
-        const ms = (JSON.parse(line) as { ms?: unknown }).ms;
-        if (typeof ms === "number" && Number.isFinite(ms)) durations.push(ms);
-      } catch {
-        // not a log line (or one cut by a crash): nothing to read
-      }
+  onLines(output, (line) => {
+    // Only this RPC's lines are parsed: the bench's own CPU is in every figure it measures.
+    if (!line.includes(needle)) return;
+    try {
+      const ms = (JSON.parse(line) as { ms?: unknown }).ms;
+      if (typeof ms === "number" && Number.isFinite(ms)) durations.push(ms);
+    } catch {
+      // not a log line (or one cut by a crash): nothing to read
     }
   });
   return {

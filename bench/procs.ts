@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 
 /** Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`). */
 export const CLOCK_TICKS = (() => {
@@ -114,6 +116,11 @@ export function startRssSampler(pids: Record<string, number>, intervalMs = 200) 
       return max;
     },
   };
+}
+
+/** Calls `onLine` with each line of a process's output as it comes (node's readline joins cut lines). */
+export function onLines(output: Readable, onLine: (line: string) => void): void {
+  createInterface({ input: output, crlfDelay: Number.POSITIVE_INFINITY }).on("line", onLine);
 }
 
 /** A child process the bench started, with the tail of its output for error messages. */

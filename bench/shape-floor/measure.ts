@@ -7,7 +7,7 @@
  * as Updates, as oms's courier does through the API.
  */
 import type { Client } from "@temporalio/client";
-import { type Spawned, treeCpuSeconds } from "../procs.js";
+import { onLines, type Spawned, treeCpuSeconds } from "../procs.js";
 import { median, percentiles, runConcurrently, timeEach } from "../stats.js";
 import { reportShipment } from "./workflow.js";
 
@@ -38,21 +38,16 @@ export async function measureShapeFloor(options: {
   const stdout = worker.child.stdout;
   if (stdout === null) throw new Error("the floor worker was started without a stdout pipe");
   const reports: Promise<unknown>[] = [];
-  let partial = "";
-  stdout.on("data", (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      const booked = /^booked (\S+) ([01])$/.exec(line);
-      if (booked === null) continue;
-      const handle = client.workflow.getHandle(booked[1] as string);
-      const fulfillment = Number(booked[2]);
-      reports.push(
-        handle
-          .executeUpdate(reportShipment, { args: [fulfillment, "DISPATCHED"] })
-          .then(() => handle.executeUpdate(reportShipment, { args: [fulfillment, "DELIVERED"] })),
-      );
-    }
+  onLines(stdout, (line) => {
+    const booked = /^booked (\S+) ([01])$/.exec(line);
+    if (booked === null) return;
+    const handle = client.workflow.getHandle(booked[1] as string);
+    const fulfillment = Number(booked[2]);
+    reports.push(
+      handle
+        .executeUpdate(reportShipment, { args: [fulfillment, "DISPATCHED"] })
+        .then(() => handle.executeUpdate(reportShipment, { args: [fulfillment, "DELIVERED"] })),
+    );
   });
   const run = (i: number) =>
     client.workflow.execute("shapeFloorWorkflow", {
