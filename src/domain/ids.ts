@@ -6,6 +6,15 @@ export function orderWorkflowId(orderId: string): string {
   return `order/${orderId}`;
 }
 
+const ORDER_WORKFLOW_PREFIX = orderWorkflowId("");
+
+/** The order id in an order workflow's id (`order/<order_id>`), or undefined for any other workflow. */
+export function orderIdOfWorkflowId(workflowId: string | undefined): string | undefined {
+  return workflowId?.startsWith(ORDER_WORKFLOW_PREFIX)
+    ? workflowId.slice(ORDER_WORKFLOW_PREFIX.length)
+    : undefined;
+}
+
 /** Fulfillment ids are stable per order: "<order_id>/<n>", n from 1. */
 export function fulfillmentId(orderId: string, n: number): string {
   return `${orderId}/${n}`;

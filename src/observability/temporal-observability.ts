@@ -4,9 +4,7 @@
  */
 import { createRequire } from "node:module";
 import type { ClientInterceptors } from "@temporalio/client";
-import type { ActivityInterceptorsFactory, WorkerOptions } from "@temporalio/worker";
-import { orderWorkflowId } from "../domain/ids.js";
-import { withOrderId } from "./log-context.js";
+import type { WorkerOptions } from "@temporalio/worker";
 import { activeTracing } from "./tracing.js";
 
 // Loaded only while tracing is on: the package brings the OpenTelemetry SDK
@@ -33,20 +31,15 @@ export interface WorkerObservability {
 }
 
 /**
- * Activities log with the order id of their workflow (`order/<order_id>`);
- * with tracing on, each activity is a span under the workflow's, and the
- * workflow sandbox's spans leave through the `exporter` sink.
+ * With tracing on, each activity is a span under the workflow's, and the
+ * workflow sandbox's spans leave through the `exporter` sink; with it off,
+ * nothing. (Activities log with the order id of their workflow without any
+ * interceptor: log-context.ts reads it from Temporal's activity context.)
  */
 export function workerObservability(): WorkerObservability {
-  const orderScope: ActivityInterceptorsFactory = (ctx) => ({
-    inbound: {
-      execute: (input, next) =>
-        withOrderId(orderIdOfWorkflow(ctx.info.workflowExecution?.workflowId), () => next(input)),
-    },
-  });
   const tracing = activeTracing();
   if (tracing === undefined) {
-    return { interceptors: { activity: [orderScope] }, sinks: {}, tracedWorkflows: false };
+    return { interceptors: {}, sinks: {}, tracedWorkflows: false };
   }
   const {
     makeWorkflowExporter,
@@ -57,8 +50,6 @@ export function workerObservability(): WorkerObservability {
   return {
     interceptors: {
       activity: [
-        // Outermost first: the order scope is set before the span starts.
-        orderScope,
         (ctx) => ({
           inbound: new OpenTelemetryActivityInboundInterceptor(ctx, options),
           outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
@@ -68,12 +59,4 @@ export function workerObservability(): WorkerObservability {
     sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
     tracedWorkflows: true,
   };
-}
-
-const ORDER_WORKFLOW_PREFIX = orderWorkflowId("");
-
-function orderIdOfWorkflow(workflowId: string | undefined): string | undefined {
-  return workflowId?.startsWith(ORDER_WORKFLOW_PREFIX)
-    ? workflowId.slice(ORDER_WORKFLOW_PREFIX.length)
-    : undefined;
 }
