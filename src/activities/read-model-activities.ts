@@ -1,3 +1,4 @@
+import { announcingVersion } from "../domain/new-order.js";
 import type { Order, TimelineEntry } from "../domain/order.js";
 import type { OrderStore, OutboxMessage } from "../readmodel/store.js";
 
@@ -22,7 +23,14 @@ export function createReadModelActivities(
       /** See OrderSnapshot.writeRank; absent in writes of histories before it. */
       writeRank?: number;
     }): Promise<void> {
-      const notifications = input.notifications ?? [];
+      // Each with the version announcing it: the store queues the accepted
+      // notification that the workflow's first write carries again only if
+      // the API's write of version 1 never landed (else it was queued there,
+      // and may be delivered and deleted by now).
+      const notifications = (input.notifications ?? []).map((message) => {
+        const version = announcingVersion(message, input.order);
+        return version < input.order.version ? { ...message, version } : message;
+      });
       await store.saveOrder(input.order, input.entries, notifications, {
         writeRank: input.writeRank ?? 0,
       });

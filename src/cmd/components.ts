@@ -78,6 +78,7 @@ export async function startWorker(
     clients,
     logger: logger.child({ component: "notification-dispatcher" }),
     pollIntervalMs: config.outbox.pollIntervalMs,
+    gatherMs: config.outbox.gatherMs,
     // Bounds each send; the claim lease is sized to outlast it.
     sendTimeoutMs: config.downstream.timeoutMs,
   });

@@ -116,6 +116,8 @@ export interface Config {
   outbox: {
     /** How often a worker's notification dispatcher looks for due messages when not woken. */
     pollIntervalMs: number;
+    /** How long a woken dispatcher gathers further messages before it claims (0: at once). */
+    gatherMs: number;
   };
   returns: {
     /** How long after delivery items may be returned. */
@@ -318,6 +320,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     outbox: {
       pollIntervalMs: read.int("OMS_OUTBOX_POLL_INTERVAL_MS", 200, 10, 60_000),
+      gatherMs: read.int("OMS_OUTBOX_GATHER_MS", 250, 0, 10_000),
     },
     returns: {
       windowMs: read.int("OMS_RETURN_WINDOW_MS", 30 * 24 * 3_600_000, 1, 365 * 24 * 3_600_000),

@@ -20,7 +20,7 @@ export function newOrder(
     amounts: invoiceFor(submission.items, pricing),
     cancellation: null,
     statusReason: "",
-    version: 1,
+    version: ACCEPTED_VERSION,
     createTime: acceptTime,
     updateTime: acceptTime,
   };
@@ -44,7 +44,14 @@ export function acceptedEntry(order: Order, actor: string): TimelineEntry {
   };
 }
 
-/** The ORDER_ACCEPTED notification, written with version 1 (by the API and the workflow alike). */
+/** The version of the accepted order: the one the API writes while the workflow starts. */
+export const ACCEPTED_VERSION = 1;
+
+/**
+ * The ORDER_ACCEPTED notification, written with version 1 (by the API and the
+ * workflow alike: the workflow's first write carries it again, see
+ * {@link announcingVersion}).
+ */
 export function acceptedNotification(order: Order): OrderNotification {
   return orderNotification(
     order.orderId,
@@ -54,4 +61,13 @@ export function acceptedNotification(order: Order): OrderNotification {
     {},
     order.createTime,
   );
+}
+
+/**
+ * The version that announces a notification carried by a write of `order`:
+ * ORDER_ACCEPTED always announces version 1, also when the workflow's first
+ * write (version 2) carries it again; any other, the write's own version.
+ */
+export function announcingVersion(notification: { kind: string }, order: Order): number {
+  return notification.kind === "ORDER_ACCEPTED" ? ACCEPTED_VERSION : order.version;
 }

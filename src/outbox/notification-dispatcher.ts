@@ -5,7 +5,10 @@
  * Each worker process runs one dispatcher on the read model it writes. It
  * claims due messages (a lease, so that dispatchers in other processes leave
  * them alone), sends them with `notifications.v1.SendBatch` (one call per
- * claim, up to `batchSize` messages a call), and deletes each once sent.
+ * claim, up to `batchSize` messages a call), and deletes each once sent. A
+ * write that queued messages wakes it; the claim waits a short gathering
+ * window (`gatherMs`) so that the writes of the next moments go in the same
+ * call: notifications are best effort, and a quarter second is not noticed.
  * Delivery is at least once: a crash between sending and deleting, or a lost
  * response, sends again after the lease or the retry; the message id is the
  * idempotency key of its item, so the service records it once. Notifications
@@ -76,6 +79,17 @@ export interface NotificationDispatcherOptions {
    */
   claimIntervalMs?: number;
   /**
+   * How long a wake (a write that queued messages) waits before it claims,
+   * gathering the messages written meanwhile: wakes within the window join
+   * it. Each claim is a SendBatch call, a claim and a delete transaction, in
+   * the worker and the notification service alike: one order's notifications
+   * come in bursts (its dispatch, delivery and completion a few writes apart),
+   * and under load a wake follows every claim, so the window also spaces the
+   * claims. Polls (retries, messages other processes wrote) do not wait.
+   * 0: claim at once. Default 250 ms.
+   */
+  gatherMs?: number;
+  /**
    * How long a sent message may wait to be deleted together with the ones
    * sent after it, unless the loop's next turn deletes it first. Each delete
    * is a write transaction; a sent message stays claimed meanwhile. Default 200 ms.
@@ -115,6 +129,10 @@ export function startNotificationDispatcher(
     throw new RangeError(`batchSize must be at most ${MAX_SEND_BATCH}, got ${batchSize}`);
   }
   const claimIntervalMs = options.claimIntervalMs ?? 100;
+  const gatherMs = options.gatherMs ?? 250;
+  if (!(Number.isFinite(gatherMs) && gatherMs >= 0)) {
+    throw new RangeError(`gatherMs must be a non-negative number, got ${gatherMs}`);
+  }
   const completeDelayMs = options.completeDelayMs ?? 200;
   const initialBackoffMs = positive(options.initialBackoffMs ?? 1_000, "initialBackoffMs");
   const maxBackoffMs = positive(options.maxBackoffMs ?? 20_000, "maxBackoffMs");
@@ -151,8 +169,12 @@ export function startNotificationDispatcher(
   let claimWanted = true;
   /** The last claim took as many messages as it asked for. */
   let lastClaimFull = false;
+  /** When the first wake since the last claim came: the claim waits until gatherMs after it. */
+  let wokenAt: number | undefined;
   /** Ends the current sleep early. */
   let interrupt = new AbortController();
+  /** Ends a gathering window early, at stop. */
+  const halt = new AbortController();
   let claimFailures = 0;
 
   const kick = (): void => {
@@ -367,10 +389,17 @@ export function startNotificationDispatcher(
       let claimed = 0;
       const due = claimWanted || Date.now() - lastClaim >= pollIntervalMs;
       if (free > 0 && due) {
-        const gap = lastClaim + claimIntervalMs - Date.now();
-        if (gap > 0) await sleep(gap);
+        const claimAt = Math.max(
+          lastClaim + claimIntervalMs,
+          wokenAt === undefined ? 0 : wokenAt + gatherMs,
+        );
+        const gap = claimAt - Date.now();
+        // Wakes meanwhile join this claim; stop ends the wait and claims nothing.
+        if (gap > 0) await sleep(gap, undefined, { signal: halt.signal }).catch(() => {});
+        if (stopped) break;
         lastClaim = Date.now();
         claimWanted = false;
+        wokenAt = undefined;
         try {
           const batch = await store.claimOutbox({ limit: free, leaseMs });
           claimed = batch.length;
@@ -405,12 +434,15 @@ export function startNotificationDispatcher(
 
   return {
     wake() {
-      if (!stopped) kick();
+      if (stopped) return;
+      wokenAt ??= Date.now();
+      kick();
     },
     stop() {
       stopping ??= (async () => {
         stopped = true;
         interrupt.abort();
+        halt.abort();
         await running;
         await Promise.all([...inFlight]);
         await completeDelivered();

@@ -120,6 +120,7 @@ export function createKyselyOrderStore(
   let closing: Promise<void> | undefined;
   // See saveOrder's event and sequenceOrderEvents.
   const positionNow = options.dialect === "sqlite";
+  const jsonType = options.dialect === "postgres" ? sql`jsonb` : sql`text`;
   // The statements of every write (saveOrder, claimOutbox) and of the hot
   // reads, compiled once per shape.
   const statement = createStatementCache();
@@ -343,18 +344,45 @@ export function createKyselyOrderStore(
       // the writer's clock, not the message's time, which may come from
       // another machine's.
       const availableAt = new Date().toISOString();
-      const messages = [...new Map(outbox.map((message) => [message.messageId, message]))]
-        .sort(([a], [b]) => compareIds(a, b))
-        .map(([, message]) => ({
-          message_id: message.messageId,
-          order_id: message.orderId,
-          customer_id: message.customerId,
-          kind: message.kind,
-          subject: message.subject,
-          data: JSON.stringify(message.data),
-          create_time: message.createTime,
-          available_at: availableAt,
-        }));
+      const byId = [...new Map(outbox.map((message) => [message.messageId, message]))].sort(
+        ([a], [b]) => compareIds(a, b),
+      );
+      const outboxRow = (message: OutboxMessage) => ({
+        message_id: message.messageId,
+        order_id: message.orderId,
+        customer_id: message.customerId,
+        kind: message.kind,
+        subject: message.subject,
+        data: JSON.stringify(message.data),
+        create_time: message.createTime,
+        available_at: availableAt,
+      });
+      const messages: ReturnType<typeof outboxRow>[] = [];
+      for (const [, message] of byId) {
+        const announcedBy = message.version;
+        if (announcedBy === undefined || announcedBy >= order.version) {
+          messages.push(outboxRow(message));
+          continue;
+        }
+        // Announced by an earlier version (the accepted notification, which
+        // the workflow's first write carries again): that version's write
+        // queued it in its own transaction, so it is queued here only if the
+        // store never had that version (the API died before writing it). Once
+        // delivered and deleted, it is not queued, nor sent, a second time.
+        inserts.push(
+          statement("notification_outbox:earlier", { ...outboxRow(message), announcedBy }, (v) =>
+            sql`
+        insert into notification_outbox
+          (message_id, order_id, customer_id, kind, subject, data, create_time, available_at)
+        select ${v.message_id}, ${v.order_id}, ${v.customer_id}, ${v.kind}, ${v.subject},
+               cast(${v.data} as ${jsonType}),
+               ${v.create_time}, ${v.available_at}
+        where not exists (
+          select 1 from order_versions v where v.order_id = ${v.order_id} and v.version = ${v.announcedBy})
+        on conflict (message_id) do nothing`.compile(db),
+          ),
+        );
+      }
       for (const batch of inBatches(messages)) {
         inserts.push(
           statement(`notification_outbox:${batch.length}`, batch, (rows) =>

@@ -62,6 +62,15 @@ export interface OutboxMessage {
   data: Record<string, string>;
   /** ISO-8601, when the message was created (the transition's time). */
   createTime: string;
+  /**
+   * The order version that announces the message, when it is older than the
+   * version of the write carrying it (the workflow's first write carries the
+   * accepted notification of version 1 again). Such a message is queued only
+   * if the store does not have that version: the write that stored it queued
+   * the message in the same transaction, and it may since have been delivered
+   * and deleted. Absent: the write's own version.
+   */
+  version?: number;
 }
 
 /**

@@ -145,6 +145,8 @@ function startDispatcher(
     logger: capturingLogger(),
     // Tests wake it; the poll is the fallback that retries rely on.
     pollIntervalMs: 20,
+    // A wake claims at once (the gathering window has tests of its own).
+    gatherMs: 0,
     initialBackoffMs: 20,
     maxBackoffMs: 100,
     ...options,
@@ -246,6 +248,24 @@ async function dispatchSaved(
   await dispatcher.stop();
 }
 
+/** A store of its own whose claims are counted. */
+async function claimCountingStore(): Promise<{
+  inner: OrderStore;
+  store: OrderStore;
+  claims: { count: number };
+}> {
+  const inner = await sqliteDatabase().open();
+  const claims = { count: 0 };
+  const store: OrderStore = {
+    ...inner,
+    claimOutbox(options) {
+      claims.count++;
+      return inner.claimOutbox(options);
+    },
+  };
+  return { inner, store, claims };
+}
+
 /** What the reference service recorded for an order. */
 const sentFor = (orderId: string) => harness.services.notifications.list({ orderId });
 
@@ -312,6 +332,91 @@ describe("notification dispatcher", () => {
     await dispatcher.stop();
     expect(sentFor(order.orderId)).toHaveLength(2);
     expect(await store.countDeadLetters()).toBe(0);
+  });
+
+  it("sends ORDER_ACCEPTED once when the workflow's first write carries it again after delivery", async () => {
+    const store = await sqliteDatabase().open();
+    const { clients, sends } = countingClients();
+    const dispatcher = startDispatcher({ store, clients, pollIntervalMs: 60_000 });
+    const { saveOrder } = createReadModelActivities(store, () => dispatcher.wake());
+
+    // The API's write of version 1 (acceptOrder) queued ORDER_ACCEPTED; delivered and deleted.
+    const v1 = makeOrder(uniqueId("order"), uniqueId("customer"));
+    const accepted = notification(v1, "ORDER_ACCEPTED");
+    await store.saveOrder(v1, [], [accepted]);
+    dispatcher.wake();
+    await waitFor("ORDER_ACCEPTED", () => sentFor(v1.orderId).length === 1);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    // The workflow's first write (version 2) carries the accepted notification again.
+    const v2 = { ...v1, version: 2, status: "COMPLETED" as const };
+    const completed = notification(v2, "ORDER_COMPLETED");
+    await saveOrder({ order: v2, entries: [], notifications: [accepted, completed] });
+    await waitFor("ORDER_COMPLETED", () => sends.succeeded.get(completed.messageId) === 1);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+
+    // The API's write never landed: the workflow's first write queues it.
+    const lost = makeOrder(uniqueId("order"), v1.customerId, 2);
+    const lostAccepted = notification(lost, "ORDER_ACCEPTED");
+    await saveOrder({ order: lost, entries: [], notifications: [lostAccepted] });
+    await waitFor("the lost order's ORDER_ACCEPTED", () => sentFor(lost.orderId).length === 1);
+    await waitFor("the outbox to drain", () => outboxDrained(store));
+    await dispatcher.stop();
+    expect(Object.fromEntries(sends.calls)).toEqual({
+      [accepted.messageId]: 1,
+      [completed.messageId]: 1,
+      [lostAccepted.messageId]: 1,
+    });
+    expect(sentFor(v1.orderId).map((n) => n.template)).toEqual(
+      expect.arrayContaining(["ORDER_ACCEPTED", "ORDER_COMPLETED"]),
+    );
+  });
+
+  it("gathers what is written within the window after a wake into one claim and one call", async () => {
+    const { store, claims } = await claimCountingStore();
+    const { clients, sends } = countingClients();
+    const gatherMs = 300;
+    const dispatcher = startDispatcher({ store, clients, pollIntervalMs: 60_000, gatherMs });
+    await waitFor("the start claim", () => claims.count === 1);
+    // Three writes, each waking the dispatcher: the first wake opens the window.
+    const orders = [1, 2, 3].map(() => makeOrder(uniqueId("order"), uniqueId("customer")));
+    const messages = orders.map((order) => notification(order, "ORDER_ACCEPTED"));
+    const firstWake = Date.now();
+    dispatcher.wake();
+    for (const [i, order] of orders.entries()) {
+      await store.saveOrder(order, [], [messages[i] as OutboxMessage]);
+      dispatcher.wake();
+    }
+    await waitFor("the three notifications", () =>
+      orders.every((order) => sentFor(order.orderId).length === 1),
+    );
+    const sentAfter = Date.now() - firstWake;
+    await dispatcher.stop();
+    // Not before the window was up; one claim and one SendBatch call for all three.
+    expect(sentAfter).toBeGreaterThanOrEqual(gatherMs);
+    expect(claims.count).toBe(2);
+    expect(sends.batches.map((keys) => [...keys].sort())).toEqual([
+      messages.map((m) => m.messageId).sort(),
+    ]);
+  });
+
+  it("stops at once during a gathering window, claiming nothing", async () => {
+    const { inner, store, claims } = await claimCountingStore();
+    const { clients, sends } = countingClients();
+    const dispatcher = startDispatcher({
+      store,
+      clients,
+      pollIntervalMs: 60_000,
+      gatherMs: 60_000,
+    });
+    await waitFor("the start claim", () => claims.count === 1);
+    const order = makeOrder(uniqueId("order"), uniqueId("customer"));
+    await store.saveOrder(order, [], [notification(order, "ORDER_ACCEPTED")]);
+    dispatcher.wake();
+    await dispatcher.stop();
+    // Left for the next dispatcher: nothing claimed, nothing sent.
+    expect(claims.count).toBe(1);
+    expect(sends.total()).toBe(0);
+    expect(await inner.countPendingOutbox()).toBe(1);
   });
 
   it("claims when woken or while claims come back full, and deletes sent messages together", async () => {

@@ -1256,6 +1256,42 @@ describe.each([sqliteBackend(), postgresBackend()])("OrderStore contract on $nam
       expect(await claimAll(store, later(2 * LEASE))).toHaveLength(2);
     });
 
+    it("queues a message an earlier version announces only if that version was never stored", async () => {
+      const store = await freshStore();
+      // The API wrote version 1 with ORDER_ACCEPTED; the dispatcher delivered
+      // and deleted it; the workflow's first write (version 2) carries it again.
+      const orderId = "order-outbox-earlier";
+      const accepted = message(orderId, "ORDER_ACCEPTED");
+      await store.saveOrder(makeOrder({ orderId }), [makeEntry(orderId, 1)], [accepted]);
+      const [first] = await claimAll(store);
+      await store.completeOutbox([first?.messageId ?? ""]);
+      const dispatched = message(orderId, "SHIPMENT_DISPATCHED", "f-1");
+      await store.saveOrder(
+        makeOrder({ orderId, version: 2 }),
+        [],
+        [{ ...accepted, version: 1 }, dispatched],
+      );
+      // Not queued (nor sent) a second time; the version's own message is.
+      expect(idsOf(await claimAll(store))).toEqual([dispatched.messageId]);
+      expect(await store.countPendingOutbox()).toBe(1);
+
+      // The API's write never landed: the workflow's first write queues it, once.
+      const lost = "order-outbox-api-lost";
+      const lostAccepted = { ...message(lost, "ORDER_ACCEPTED"), version: 1 };
+      const v2 = makeOrder({ orderId: lost, version: 2 });
+      await store.saveOrder(v2, [makeEntry(lost, 1)], [lostAccepted]);
+      await store.saveOrder(v2, [makeEntry(lost, 1)], [lostAccepted], { writeRank: 5 });
+      const claimed = await claimAll(store);
+      expect(claimed).toEqual([
+        {
+          ...message(lost, "ORDER_ACCEPTED"),
+          attempts: 1,
+          claimToken: expect.any(String),
+          lastError: "",
+        },
+      ]);
+    });
+
     it("leases a claimed message: nobody else gets it until the lease ends", async () => {
       const store = await freshStore();
       const orderId = "order-outbox-lease";
