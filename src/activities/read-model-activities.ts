@@ -1,4 +1,3 @@
-import { announcingVersion } from "../domain/new-order.js";
 import type { Order, TimelineEntry } from "../domain/order.js";
 import type { OrderStore, OutboxMessage } from "../readmodel/store.js";
 
@@ -23,14 +22,10 @@ export function createReadModelActivities(
       /** See OrderSnapshot.writeRank; absent in writes of histories before it. */
       writeRank?: number;
     }): Promise<void> {
-      // Each with the version announcing it: the store queues the accepted
-      // notification that the workflow's first write carries again only if
-      // the API's write of version 1 never landed (else it was queued there,
-      // and may be delivered and deleted by now).
-      const notifications = (input.notifications ?? []).map((message) => {
-        const version = announcingVersion(message, input.order);
-        return version < input.order.version ? { ...message, version } : message;
-      });
+      // Each as the workflow made it: the accepted notification its first
+      // write carries again states version 1, so the store queues it only if
+      // the API's write of version 1 never landed.
+      const notifications = input.notifications ?? [];
       await store.saveOrder(input.order, input.entries, notifications, {
         writeRank: input.writeRank ?? 0,
       });

@@ -48,12 +48,13 @@ export function acceptedEntry(order: Order, actor: string): TimelineEntry {
 export const ACCEPTED_VERSION = 1;
 
 /**
- * The ORDER_ACCEPTED notification, written with version 1 (by the API and the
- * workflow alike: the workflow's first write carries it again, see
- * {@link announcingVersion}).
+ * The ORDER_ACCEPTED notification, announced by version 1: the API writes it
+ * with that version, and the workflow's first write (version 2) carries it
+ * again, for an order whose API write never landed; the store queues it
+ * there only if version 1 is not stored.
  */
 export function acceptedNotification(order: Order): OrderNotification {
-  return orderNotification(
+  const notification = orderNotification(
     order.orderId,
     order.customerId,
     "ORDER_ACCEPTED",
@@ -61,13 +62,5 @@ export function acceptedNotification(order: Order): OrderNotification {
     {},
     order.createTime,
   );
-}
-
-/**
- * The version that announces a notification carried by a write of `order`:
- * ORDER_ACCEPTED always announces version 1, also when the workflow's first
- * write (version 2) carries it again; any other, the write's own version.
- */
-export function announcingVersion(notification: { kind: string }, order: Order): number {
-  return notification.kind === "ORDER_ACCEPTED" ? ACCEPTED_VERSION : order.version;
+  return { ...notification, version: ACCEPTED_VERSION };
 }

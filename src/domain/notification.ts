@@ -26,6 +26,13 @@ export interface OrderNotification {
   subject: string;
   data: Record<string, string>;
   createTime: string;
+  /**
+   * The order version that announces it, when a later write may carry it
+   * again (ORDER_ACCEPTED: version 1, which the workflow's first write
+   * carries too); absent, the version of the write that carries it. See
+   * OutboxMessage.version.
+   */
+  version?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 } from "../../gen/notifications/v1/notification_service_pb.js";
 import { createReadModelActivities } from "../../src/activities/read-model-activities.js";
 import type { DownstreamClients } from "../../src/clients/downstream.js";
+import { acceptedNotification } from "../../src/domain/new-order.js";
 import { notificationKey } from "../../src/domain/notification.js";
 import type { Order } from "../../src/domain/order.js";
 import { startConnectServer } from "../../src/net/connect-server.js";
@@ -342,7 +343,8 @@ describe("notification dispatcher", () => {
 
     // The API's write of version 1 (acceptOrder) queued ORDER_ACCEPTED; delivered and deleted.
     const v1 = makeOrder(uniqueId("order"), uniqueId("customer"));
-    const accepted = notification(v1, "ORDER_ACCEPTED");
+    // As the API and the workflow both make it: announced by version 1.
+    const accepted = acceptedNotification(v1);
     await store.saveOrder(v1, [], [accepted]);
     dispatcher.wake();
     await waitFor("ORDER_ACCEPTED", () => sentFor(v1.orderId).length === 1);
@@ -356,7 +358,7 @@ describe("notification dispatcher", () => {
 
     // The API's write never landed: the workflow's first write queues it.
     const lost = makeOrder(uniqueId("order"), v1.customerId, 2);
-    const lostAccepted = notification(lost, "ORDER_ACCEPTED");
+    const lostAccepted = acceptedNotification(lost);
     await saveOrder({ order: lost, entries: [], notifications: [lostAccepted] });
     await waitFor("the lost order's ORDER_ACCEPTED", () => sentFor(lost.orderId).length === 1);
     await waitFor("the outbox to drain", () => outboxDrained(store));
